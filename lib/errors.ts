@@ -1,0 +1,82 @@
+// The one place cairn's error type and its stable codes are defined.
+// Operating-system failures are not wrapped: they keep Node's shape (`code` such as
+// ENOENT / EEXIST / EXDEV / ENOSPC, `errno`, `syscall`, `path`, `dest`).
+
+/** Every stable error code cairn itself raises. Tests and callers compare on these. */
+export const ErrorCodes = {
+  /** The keyspace (or lock file) is held by this or another process. */
+  LOCKED: 'CAIRN_LOCKED',
+  /** The object was closed (keyspace, snapshot, iterator, store). */
+  CLOSED: 'CAIRN_CLOSED',
+  /** On-disk data failed a checksum or structural check. */
+  CORRUPTION: 'CAIRN_CORRUPTION',
+  /** An fsync failed earlier; the keyspace refuses writes until reopened. */
+  POISONED: 'CAIRN_POISONED',
+  /** A non-empty directory that is not a cairn keyspace. */
+  NOT_A_KEYSPACE: 'CAIRN_NOT_A_KEYSPACE',
+  /** Written by a newer cairn than this one understands. */
+  UNSUPPORTED_FORMAT: 'CAIRN_UNSUPPORTED_FORMAT',
+  /** An AbortSignal fired; the error's `name` is 'AbortError'. */
+  ABORTED: 'CAIRN_ABORTED',
+  /** A named thing (partition, backup, store object) does not exist. */
+  NOT_FOUND: 'CAIRN_NOT_FOUND',
+  /** A named thing that must be new already exists (e.g. a partition being created exclusively). */
+  ALREADY_EXISTS: 'CAIRN_ALREADY_EXISTS',
+  /** A backup store belongs to another keyspace. */
+  STORE_IN_USE: 'CAIRN_STORE_IN_USE',
+  /** The native addon could not be loaded and the caller required it. */
+  NATIVE_UNAVAILABLE: 'CAIRN_NATIVE_UNAVAILABLE',
+  /** A snapshot or iterator was used after release. */
+  RELEASED: 'CAIRN_RELEASED',
+  /** A target that must be empty (restore, snapshot) is not. */
+  NOT_EMPTY: 'CAIRN_NOT_EMPTY',
+  /** A fault injected by the test file system (the code of the injected error wins if given). */
+  INJECTED_FAULT: 'CAIRN_INJECTED_FAULT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export interface CairnErrorOptions {
+  cause?: unknown;
+  /** Extra, machine-readable facts (a path, an offset, a partition name). */
+  details?: Record<string, unknown>;
+}
+
+/** The error type of every failure cairn itself detects. Compare on `code`, never on `message`. */
+export class CairnError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CairnErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = code === ErrorCodes.ABORTED ? 'AbortError' : 'CairnError';
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** The rejection for an aborted operation: `name` 'AbortError', `code` CAIRN_ABORTED, the signal's reason as `cause`. */
+export function abortError(signal?: AbortSignal): CairnError {
+  return new CairnError(ErrorCodes.ABORTED, 'The operation was aborted', {
+    cause: signal?.reason,
+  });
+}
+
+/** Throws the AbortError if the signal has fired. Call between steps of long operations. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** A Node-style system error (ENOENT, EXDEV, …) as produced by fs and by the addon. */
+export interface SystemError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+  path?: string;
+  dest?: string;
+}
+
+/** True when `err` carries the given code, whether a CairnError or a Node system error. */
+export function hasCode(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,83 @@
+// Benchmark runner: `npm run bench` runs every suite, `npm run bench -- fs` one of them.
+// Suites run one after another in this process (each measures its own children).
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { distDir } from './lib/paths.js';
+
+const suites = {
+  fs: { module: './fs.js', about: 'hard-link N files and fsync their directories (addon vs fs.promises vs cp -al vs a C floor)' },
+  engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb' },
+};
+
+function usage() {
+  const names = Object.entries(suites).map(([name, s]) => `  ${name.padEnd(8)} ${s.about}`);
+  return [
+    'usage: npm run bench [-- <suite>...] [--quick] [--runs N] [--entries N]',
+    '',
+    'suites:',
+    ...names,
+    '',
+    '  --quick       short smoke run (fewer sizes/entries, fewer repetitions)',
+    '  --runs N      measured repetitions per case (fs; default 5, quick 3), after one discarded warm-up',
+    '  --entries N   entries for the engine workloads (default 1,000,000, quick 100,000)',
+  ].join('\n');
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      runs: { type: 'string' },
+      entries: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (error) {
+  process.stderr.write(`${error.message}\n\n${usage()}\n`);
+  process.exit(2);
+}
+const { values, positionals } = parsed;
+if (values.help) {
+  process.stdout.write(`${usage()}\n`);
+  process.exit(0);
+}
+
+function positiveInteger(name, text) {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const selected = positionals.length > 0 ? positionals : Object.keys(suites);
+const unknown = selected.filter((name) => !(name in suites));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown suite: ${unknown.join(', ')}\n\n${usage()}\n`);
+  process.exit(2);
+}
+if (!existsSync(distDir)) {
+  process.stderr.write('dist/ does not exist: the benchmarks run the compiled library. Run `npm run build` first.\n');
+  process.exit(2);
+}
+
+const options = {
+  quick: values.quick,
+  runs: positiveInteger('runs', values.runs),
+  entries: positiveInteger('entries', values.entries),
+};
+
+let failed = false;
+for (const name of selected) {
+  const suite = await import(suites[name].module);
+  const outcome = await suite.run(options);
+  if (!outcome.ok) failed = true;
+}
+if (failed) {
+  process.stderr.write('\nsome rows could not run (see UNAVAILABLE above)\n');
+  process.exitCode = 1;
+}

@@ -1,0 +1,7 @@
+// cairn's public face: the keyspace API of docs (ARCHITECTURE §5) and the error type.
+export { Keyspace, type KeyspaceOptions, type WriteOptions } from './keyspace/keyspace.js';
+export { Partition, type ReadOptions, type IteratorOptions } from './keyspace/partition.js';
+export { WriteBatch } from './keyspace/write-batch.js';
+export { Snapshot } from './keyspace/snapshot.js';
+export type { Bytes, Durability, RangeOptions } from './keyspace/arguments.js';
+export { CairnError, ErrorCodes, type ErrorCode } from './errors.js';

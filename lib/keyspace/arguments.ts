@@ -1,0 +1,88 @@
+// Validation and normalisation of everything a caller passes to the public API. Runs
+// before any I/O and throws TypeError / RangeError, never a CairnError. Pure functions.
+import type { KeyRange } from '../tree/merge.js';
+
+/** What the API accepts for keys and values. */
+export type Bytes = Uint8Array | string;
+
+/** Largest key, in bytes. Keys travel through varints, block indexes and manifests. */
+export const MAX_KEY_BYTES = 65536;
+/** Largest value, in bytes (a single journal record must stay well below 4 GiB). */
+export const MAX_VALUE_BYTES = 256 * 1024 * 1024;
+
+/** Copies the caller's bytes (they may mutate their buffer later) or encodes a string as UTF-8. */
+export function toKey(key: unknown, what = 'key'): Buffer {
+  const buf = toBytes(key, what);
+  if (buf.length > MAX_KEY_BYTES) throw new RangeError(`${what} is ${buf.length} bytes; the limit is ${MAX_KEY_BYTES}`);
+  return buf;
+}
+
+export function toValue(value: unknown): Buffer {
+  const buf = toBytes(value, 'value');
+  if (buf.length > MAX_VALUE_BYTES) throw new RangeError(`value is ${buf.length} bytes; the limit is ${MAX_VALUE_BYTES}`);
+  return buf;
+}
+
+function toBytes(input: unknown, what: string): Buffer {
+  if (typeof input === 'string') return Buffer.from(input, 'utf8');
+  if (input instanceof Uint8Array) return Buffer.from(input);
+  throw new TypeError(`${what} must be a string or a Uint8Array (got ${describe(input)})`);
+}
+
+/** The durability of one write. */
+export type Durability = 'buffered' | 'sync';
+
+export function toDurability(input: unknown, fallback: Durability): Durability {
+  if (input === undefined) return fallback;
+  if (input === 'buffered' || input === 'sync') return input;
+  throw new TypeError(`durability must be 'buffered' or 'sync' (got ${describe(input)})`);
+}
+
+/** A positive safe integer option, or its default. */
+export function positiveInteger(input: unknown, name: string, fallback: number, min = 1): number {
+  if (input === undefined) return fallback;
+  if (typeof input !== 'number' || !Number.isSafeInteger(input)) throw new TypeError(`${name} must be an integer (got ${describe(input)})`);
+  if (input < min) throw new RangeError(`${name} must be at least ${min} (got ${input})`);
+  return input;
+}
+
+export function optionsObject<T extends object>(input: unknown, name: string): Partial<T> {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object') throw new TypeError(`${name} must be an object (got ${describe(input)})`);
+  return input as Partial<T>;
+}
+
+/** Range options of an iterator. */
+export interface RangeOptions {
+  gt?: Bytes;
+  gte?: Bytes;
+  lt?: Bytes;
+  lte?: Bytes;
+  reverse?: boolean;
+  /** At most this many entries; -1 or Infinity for no limit. */
+  limit?: number;
+}
+
+export function toRange(options: RangeOptions): { range: KeyRange; limit: number } {
+  const range: KeyRange = { reverse: false };
+  for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) {
+    if (options[bound] !== undefined) range[bound] = toKey(options[bound], bound);
+  }
+  if (options.reverse !== undefined && typeof options.reverse !== 'boolean') throw new TypeError('reverse must be a boolean');
+  range.reverse = options.reverse === true;
+  let limit = Infinity;
+  if (options.limit !== undefined && options.limit !== Infinity && options.limit !== -1) {
+    if (typeof options.limit !== 'number' || !Number.isSafeInteger(options.limit) || options.limit < 0) {
+      throw new RangeError(`limit must be a non-negative integer, -1 or Infinity (got ${describe(options.limit)})`);
+    }
+    limit = options.limit;
+  }
+  return { range, limit };
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object';
+  return typeof value === 'string' ? `a string` : `${typeof value} ${String(value)}`;
+}

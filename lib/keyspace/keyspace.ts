@@ -1,0 +1,459 @@
+// The Keyspace: one directory, one LOCK, one shared journal, and a set of partitions
+// (each its own LSM tree). Owns the global sequence number and applies every write in
+// journal order. Main-thread object; every public method may be called concurrently.
+import * as path from 'node:path';
+import type { FileSystem, LockHandle } from '../fs/file-system.js';
+import { defaultFileSystem } from '../fs/index.js';
+import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
+import { CairnError, ErrorCodes, hasCode } from '../errors.js';
+import { EntryKind } from '../codec/entry.js';
+import { BlockCache } from '../segment/block-cache.js';
+import { Journal } from '../journal/journal.js';
+import { encodeBatch, type BatchOp } from '../journal/record.js';
+import { readJournal } from '../journal/journal-reader.js';
+import { Tree, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import {
+  isTempName,
+  isValidPartitionName,
+  journalDir,
+  journalFileName,
+  KEYSPACE_FILE,
+  LOCK_FILE,
+  lockPath,
+  parseJournalFileName,
+  partitionDir,
+  partitionsDir,
+  JOURNAL_DIR,
+  PARTITIONS_DIR,
+} from './file-names.js';
+import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from './keyspace-meta.js';
+import { type Durability, optionsObject, positiveInteger, toDurability } from './arguments.js';
+import { Partition } from './partition.js';
+import { Snapshot } from './snapshot.js';
+import { WriteBatch } from './write-batch.js';
+
+export interface KeyspaceOptions {
+  /** The file-system seam; defaults to the native addon, or the pure-TypeScript one when it cannot load. */
+  fs?: FileSystem;
+  /** Default durability of writes: 'buffered' (handed to the OS; survives a process crash) or 'sync' (fdatasync). */
+  durability?: Durability;
+  /** Memtable size at which a partition freezes it and flushes it to a segment. Default 16 MiB. */
+  memtableBytes?: number;
+  /** Frozen memtables per partition before writers wait for a flush. Default 2. */
+  maxImmutableMemtables?: number;
+  /** Journal file size at which it is sealed and a new one started. Default 64 MiB. */
+  journalFileBytes?: number;
+  /** Byte budget of the shared block cache. Default 64 MiB. */
+  blockCacheBytes?: number;
+  /** Target data block size in segments. Default 4 KiB. */
+  blockSize?: number;
+  /** Bloom filter bits per key. Default 10 (about 1% false positives). */
+  bloomBitsPerKey?: number;
+}
+
+/** Options of one write. */
+export interface WriteOptions {
+  durability?: Durability;
+}
+
+interface ResolvedOptions extends TreeOptions {
+  durability: Durability;
+  journalFileBytes: number;
+  blockCacheBytes: number;
+}
+
+/** One operation of a write, resolved to its tree. */
+export interface TreeOp {
+  tree: Tree;
+  kind: EntryKind;
+  key: Buffer;
+  value: Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class Keyspace {
+  readonly path: string;
+  /** The keyspace's UUID from keyspace.json. */
+  readonly id: string;
+  readonly #fs: FileSystem;
+  readonly #options: ResolvedOptions;
+  readonly #lock: LockHandle;
+  readonly #cache: BlockCache;
+  readonly #journal: Journal;
+  readonly #meta: KeyspaceMeta;
+  readonly #trees = new Map<string, Tree>();
+  readonly #partitions = new Map<string, Partition>();
+  readonly #snapshots = new Set<Snapshot>();
+  /** Next seqno to assign. */
+  #nextSeqno: number;
+  /** Highest seqno applied to the memtables: what a new reader sees. */
+  #visibleSeqno: number;
+  #poisoned: unknown;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #inflight = new Set<Promise<unknown>>();
+  /** Serialises changes to the partition registry (keyspace.json). */
+  #registryChain: Promise<unknown> = Promise.resolve();
+  readonly #host: TreeHost;
+
+  private constructor(init: {
+    path: string;
+    fs: FileSystem;
+    options: ResolvedOptions;
+    lock: LockHandle;
+    cache: BlockCache;
+    journal: Journal;
+    meta: KeyspaceMeta;
+    trees: Map<string, Tree>;
+    lastSeqno: number;
+    host: TreeHost;
+  }) {
+    this.path = init.path;
+    this.id = init.meta.id;
+    this.#fs = init.fs;
+    this.#options = init.options;
+    this.#lock = init.lock;
+    this.#cache = init.cache;
+    this.#journal = init.journal;
+    this.#meta = init.meta;
+    this.#trees = init.trees;
+    this.#nextSeqno = init.lastSeqno + 1;
+    this.#visibleSeqno = init.lastSeqno;
+    this.#host = init.host;
+  }
+
+  /**
+   * Opens the keyspace in `dir`, creating it when the directory is missing or empty.
+   * Holds the directory's LOCK until close (CAIRN_LOCKED if held elsewhere), replays the
+   * journals over the segments, and removes files a crash left behind.
+   */
+  static async open(dir: string, options?: KeyspaceOptions): Promise<Keyspace> {
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
+    const resolved = resolveOptions(options);
+    const fs = optionsObject<KeyspaceOptions>(options, 'options').fs ?? defaultFileSystem();
+    const root = path.resolve(dir);
+
+    const existing = await fs.statOrUndefined(root);
+    if (existing === undefined) await mkdirDurable(fs, root);
+    else if (!existing.isDirectory) throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a directory`, { details: { path: root } });
+    const names = await fs.readdir(root);
+    const isKeyspace = names.includes(KEYSPACE_FILE);
+    if (!isKeyspace && names.some((n) => n !== LOCK_FILE && n !== JOURNAL_DIR && n !== PARTITIONS_DIR && !isTempName(n))) {
+      throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not empty and holds no ${KEYSPACE_FILE}`, { details: { path: root } });
+    }
+
+    const lock = await fs.lock(lockPath(root));
+    const cache = new BlockCache(resolved.blockCacheBytes);
+    const trees = new Map<string, Tree>();
+    let journal: Journal | undefined;
+    let keyspace: Keyspace | undefined;
+    const host: TreeHost = {
+      fs,
+      cache,
+      poison: (err) => keyspace?.poison(err),
+    };
+    try {
+      const meta = isKeyspace ? await readKeyspaceMeta(fs, root) : await createLayout(fs, root);
+      for (const [name, record] of Object.entries(meta.partitions)) {
+        trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, resolved));
+      }
+      await removeUnregisteredPartitions(fs, root, meta);
+      const recovered = await replayJournals(fs, root, trees);
+      let lastSeqno = recovered.lastSeqno;
+      for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
+      journal = await Journal.open(fs, journalDir(root), {
+        maxFileBytes: resolved.journalFileBytes,
+        firstFileNumber: recovered.highestFileNumber + 1,
+        nameFor: journalFileName,
+        sealed: recovered.sealed,
+      });
+      keyspace = new Keyspace({ path: root, fs, options: resolved, lock, cache, journal, meta, trees, lastSeqno, host });
+      for (const tree of trees.values()) tree.maybeFreeze(lastSeqno);
+      return keyspace;
+    } catch (err) {
+      for (const tree of trees.values()) await tree.close().catch(() => undefined);
+      await journal?.close().catch(() => undefined);
+      await lock.unlock().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Sequence number of the newest write visible to readers. */
+  get seqno(): number {
+    return this.#visibleSeqno;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The names of the partitions, sorted. */
+  partitionNames(): string[] {
+    return [...this.#trees.keys()].sort();
+  }
+
+  /** Opens the partition `name`, creating it (durably) when it does not exist. */
+  async partition(name: string): Promise<Partition> {
+    if (!isValidPartitionName(name)) {
+      throw new TypeError(`partition name must be 1-64 characters of [A-Za-z0-9_.-] not starting with '.' or '-' (got ${JSON.stringify(name)})`);
+    }
+    this.#checkOpen();
+    const known = this.#partitions.get(name);
+    if (known !== undefined) return known;
+    if (!this.#trees.has(name)) await this.#registryChange(() => this.#createPartition(name));
+    let handle = this.#partitions.get(name);
+    if (handle === undefined) {
+      const tree = this.#trees.get(name);
+      if (tree === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `Partition ${name} was deleted`, { details: { partition: name } });
+      handle = new Partition(this, tree);
+      this.#partitions.set(name, handle);
+    }
+    return handle;
+  }
+
+  /** Deletes a partition and all its data, durably. Its handles reject later calls with CAIRN_NOT_FOUND. */
+  async deletePartition(name: string): Promise<void> {
+    if (!isValidPartitionName(name)) throw new TypeError(`invalid partition name ${JSON.stringify(name)}`);
+    this.#checkWritable();
+    await this.#registryChange(async () => {
+      const tree = this.#trees.get(name);
+      if (tree === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `No partition named ${name}`, { details: { partition: name } });
+      const record = this.#meta.partitions[name];
+      delete this.#meta.partitions[name];
+      try {
+        await writeKeyspaceMeta(this.#fs, this.path, this.#meta);
+      } catch (err) {
+        this.#meta.partitions[name] = record;
+        throw err;
+      }
+      this.#trees.delete(name);
+      this.#partitions.get(name)?._markDeleted();
+      this.#partitions.delete(name);
+      await tree.close();
+      // The registry no longer names it: if this removal is cut short, open() finishes it.
+      await removeTreeDurable(this.#fs, partitionDir(this.path, name));
+    });
+  }
+
+  /** A batch of puts and deletes across partitions, committed atomically. */
+  batch(): WriteBatch {
+    return new WriteBatch(this);
+  }
+
+  /** A consistent read view of every partition as of now. Release it when done. */
+  snapshot(): Snapshot {
+    this.#checkOpen();
+    const snap = new Snapshot(this, this.#visibleSeqno, this.#trees);
+    this.#snapshots.add(snap);
+    return snap;
+  }
+
+  /** Flushes every partition's memtables to segments. */
+  async flush(): Promise<void> {
+    this.#checkWritable();
+    await Promise.all([...this.#trees.values()].map((t) => t.flush(this.#visibleSeqno)));
+  }
+
+  /** Waits for in-flight writes and flushes, releases snapshots, closes files and the LOCK. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inflight]);
+    for (const snap of [...this.#snapshots]) snap.release();
+    for (const tree of this.#trees.values()) await tree.close().catch(() => undefined);
+    await this.#journal.close().catch(() => undefined);
+    await this.#lock.unlock();
+  }
+
+  /** @internal Applies ops atomically: one journal record, then the memtables, in journal order. */
+  _write(ops: TreeOp[], options: WriteOptions | undefined): Promise<void> {
+    const p = this.#write(ops, toDurability(options?.durability, this.#options.durability));
+    this.#inflight.add(p);
+    const untrack = () => this.#inflight.delete(p);
+    p.then(untrack, untrack);
+    return p;
+  }
+
+  async #write(ops: TreeOp[], durability: Durability): Promise<void> {
+    this.#checkWritable();
+    for (const op of ops) {
+      const wait = op.tree.waitForRoom();
+      if (wait !== undefined) {
+        await wait;
+        this.#checkWritable();
+      }
+    }
+    const seqno = this.#nextSeqno;
+    this.#nextSeqno += ops.length;
+    const record = encodeBatch(seqno, ops.map((op): BatchOp => ({ kind: op.kind, partitionId: op.tree.id, key: op.key, value: op.value })));
+    try {
+      await this.#journal.append(record, { sync: durability === 'sync' }, () => {
+        for (let i = 0; i < ops.length; i++) {
+          const op = ops[i];
+          op.tree.apply(op.key, seqno + i, op.kind, op.value);
+        }
+        this.#visibleSeqno = seqno + ops.length - 1;
+        for (const op of ops) op.tree.maybeFreeze(this.#visibleSeqno);
+      });
+    } catch (err) {
+      if (hasCode(err, ErrorCodes.POISONED)) this.poison((err as Error).cause ?? err);
+      throw err;
+    }
+  }
+
+  /** @internal Marks the keyspace unwritable after a failed fsync, flush or manifest write. */
+  poison(cause: unknown): void {
+    this.#poisoned ??= cause;
+  }
+
+  /** @internal */
+  _checkOpen(): void {
+    this.#checkOpen();
+  }
+
+  /** @internal */
+  get _visibleSeqno(): number {
+    return this.#visibleSeqno;
+  }
+
+  /** @internal */
+  _forgetSnapshot(snap: Snapshot): void {
+    this.#snapshots.delete(snap);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new CairnError(ErrorCodes.CLOSED, 'The keyspace is closed');
+  }
+
+  #checkWritable(): void {
+    this.#checkOpen();
+    if (this.#poisoned !== undefined) {
+      throw new CairnError(ErrorCodes.POISONED, 'An earlier write failed to reach the disk; reopen the keyspace', { cause: this.#poisoned });
+    }
+  }
+
+  #registryChange<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#registryChain.then(change);
+    this.#registryChain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #createPartition(name: string): Promise<void> {
+    if (this.#trees.has(name)) return;
+    this.#checkWritable();
+    const id = this.#meta.nextPartitionId;
+    const dir = partitionDir(this.path, name);
+    // A leftover directory of that name can only be debris of a crashed create or delete.
+    await this.#fs.removeTree(dir);
+    const tree = await Tree.create(this.#host, dir, name, id, this.#options, this.#visibleSeqno);
+    this.#meta.nextPartitionId = id + 1;
+    this.#meta.partitions[name] = { id, createdAt: new Date().toISOString() };
+    try {
+      // The registry entry is the commit point: until it is durable the partition does not exist.
+      await writeKeyspaceMeta(this.#fs, this.path, this.#meta);
+    } catch (err) {
+      delete this.#meta.partitions[name];
+      await tree.close();
+      await this.#fs.removeTree(dir).catch(() => undefined);
+      throw err;
+    }
+    this.#trees.set(name, tree);
+  }
+}
+
+function resolveOptions(input: unknown): ResolvedOptions {
+  const o = optionsObject<KeyspaceOptions>(input, 'options');
+  if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
+    throw new TypeError('options.fs must be a FileSystem');
+  }
+  return {
+    durability: toDurability(o.durability, 'buffered'),
+    memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),
+    maxImmutableMemtables: positiveInteger(o.maxImmutableMemtables, 'maxImmutableMemtables', 2),
+    journalFileBytes: positiveInteger(o.journalFileBytes, 'journalFileBytes', 64 * 1024 * 1024, 4096),
+    blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
+    blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
+    bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
+  };
+}
+
+/** A new keyspace: directories first, keyspace.json last (its presence marks a complete keyspace). */
+async function createLayout(fs: FileSystem, root: string): Promise<KeyspaceMeta> {
+  for (const name of await fs.readdir(root)) {
+    if (name !== LOCK_FILE) await fs.removeTree(path.join(root, name));
+  }
+  await mkdirDurable(fs, journalDir(root));
+  await mkdirDurable(fs, partitionsDir(root));
+  const meta = newKeyspaceMeta();
+  await writeKeyspaceMeta(fs, root, meta);
+  await syncParent(fs, root);
+  return meta;
+}
+
+/** Partition directories the registry does not name are debris of a crashed create or delete. */
+async function removeUnregisteredPartitions(fs: FileSystem, root: string, meta: KeyspaceMeta): Promise<void> {
+  for (const name of await fs.readdir(partitionsDir(root))) {
+    if (!Object.hasOwn(meta.partitions, name)) await removeTreeDurable(fs, path.join(partitionsDir(root), name));
+  }
+}
+
+interface Recovered {
+  lastSeqno: number;
+  highestFileNumber: number;
+  sealed: { fileNumber: number; firstSeqno: number; lastSeqno: number; bytes: number }[];
+}
+
+/**
+ * Replays every journal, oldest first, into the memtables of the partitions it names,
+ * skipping writes a partition already persisted in its segments. A torn tail of the last
+ * journal (a crash mid-write) is cut off so it can never sit in the middle of the log.
+ */
+async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>): Promise<Recovered> {
+  const dir = journalDir(root);
+  const byId = new Map<number, Tree>();
+  for (const tree of trees.values()) byId.set(tree.id, tree);
+  const numbers: number[] = [];
+  for (const name of await fs.readdir(dir)) {
+    const n = parseJournalFileName(name);
+    if (n !== undefined) numbers.push(n);
+    else if (isTempName(name)) await fs.unlink(path.join(dir, name));
+  }
+  numbers.sort((a, b) => a - b);
+  let lastSeqno = 0;
+  const sealed: Recovered['sealed'] = [];
+  for (let i = 0; i < numbers.length; i++) {
+    const file = path.join(dir, journalFileName(numbers[i]));
+    const isLast = i === numbers.length - 1;
+    let firstSeqno = 0;
+    let fileLast = 0;
+    const reading = readJournal(fs, file, { isLast });
+    for await (const record of reading.records) {
+      if (firstSeqno === 0) firstSeqno = record.seqno;
+      for (let j = 0; j < record.ops.length; j++) {
+        const op = record.ops[j];
+        const seqno = record.seqno + j;
+        const tree = byId.get(op.partitionId);
+        if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value ?? EMPTY);
+      }
+      fileLast = record.seqno + record.ops.length - 1;
+      lastSeqno = Math.max(lastSeqno, fileLast);
+    }
+    const end = await reading.end;
+    if (end.tornTail !== undefined) {
+      const handle = await fs.open(file, 'r+');
+      try {
+        await handle.truncate(end.validBytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    sealed.push({ fileNumber: numbers[i], firstSeqno, lastSeqno: fileLast, bytes: end.validBytes });
+  }
+  return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
+}

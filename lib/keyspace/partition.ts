@@ -1,0 +1,110 @@
+// A Partition: the public handle of one LSM tree inside a keyspace. Validates arguments,
+// then delegates: writes to the keyspace (shared journal), reads to the tree. Handles are
+// cached per keyspace; one per partition name. Main-thread only.
+import { CairnError, ErrorCodes } from '../errors.js';
+import { EntryKind } from '../codec/entry.js';
+import { Tree } from '../tree/tree.js';
+import { type Bytes, type RangeOptions, optionsObject, toKey, toRange, toValue } from './arguments.js';
+import type { Keyspace, WriteOptions } from './keyspace.js';
+import { EntryIterator, type IteratorShape } from './entry-iterator.js';
+import type { Snapshot } from './snapshot.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface ReadOptions {
+  /** Read as of this snapshot instead of the newest data. */
+  snapshot?: Snapshot;
+}
+
+export interface IteratorOptions extends RangeOptions, ReadOptions {}
+
+export class Partition {
+  readonly #keyspace: Keyspace;
+  readonly #tree: Tree;
+  #deleted = false;
+
+  /** @internal Use keyspace.partition(name). */
+  constructor(keyspace: Keyspace, tree: Tree) {
+    this.#keyspace = keyspace;
+    this.#tree = tree;
+  }
+
+  get name(): string {
+    return this.#tree.name;
+  }
+
+  async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
+    const k = toKey(key);
+    const v = toValue(value);
+    this.#checkUsable();
+    await this.#keyspace._write([{ tree: this.#tree, kind: EntryKind.Put, key: k, value: v }], options);
+  }
+
+  async delete(key: Bytes, options?: WriteOptions): Promise<void> {
+    const k = toKey(key);
+    this.#checkUsable();
+    await this.#keyspace._write([{ tree: this.#tree, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+  }
+
+  /** The value of `key` as a Buffer, or undefined when absent. */
+  async get(key: Bytes, options?: ReadOptions): Promise<Buffer | undefined> {
+    const e = this.#lookup(toKey(key), options);
+    return e === undefined || e.kind === EntryKind.Delete ? undefined : Buffer.from(e.value);
+  }
+
+  async has(key: Bytes, options?: ReadOptions): Promise<boolean> {
+    const e = this.#lookup(toKey(key), options);
+    return e !== undefined && e.kind === EntryKind.Put;
+  }
+
+  /** `[key, value]` pairs in byte order of the keys (descending with `reverse`), read from one consistent view. */
+  entries(options?: IteratorOptions): AsyncIterableIterator<[Buffer, Buffer]> {
+    return this.#iterate(options, 'entries') as AsyncIterableIterator<[Buffer, Buffer]>;
+  }
+
+  keys(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
+    return this.#iterate(options, 'keys') as AsyncIterableIterator<Buffer>;
+  }
+
+  values(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
+    return this.#iterate(options, 'values') as AsyncIterableIterator<Buffer>;
+  }
+
+  #iterate(input: unknown, shape: IteratorShape): EntryIterator {
+    const options = optionsObject<IteratorOptions>(input, 'options');
+    const { range, limit } = toRange(options);
+    this.#checkUsable();
+    const snapshot = options.snapshot;
+    if (snapshot !== undefined) {
+      const view = snapshot._viewOf(this.#keyspace, this.#tree);
+      return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true);
+    }
+    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#keyspace._visibleSeqno, range, limit, shape, false);
+  }
+
+  #lookup(key: Buffer, input: unknown) {
+    const options = optionsObject<ReadOptions>(input, 'options');
+    this.#checkUsable();
+    const snapshot = options.snapshot;
+    if (snapshot === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
+    const view = snapshot._viewOf(this.#keyspace, this.#tree);
+    return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);
+  }
+
+  /** @internal */
+  _treeFor(keyspace: Keyspace): Tree {
+    if (keyspace !== this.#keyspace) throw new TypeError('partition belongs to another keyspace');
+    this.#checkUsable();
+    return this.#tree;
+  }
+
+  /** @internal */
+  _markDeleted(): void {
+    this.#deleted = true;
+  }
+
+  #checkUsable(): void {
+    this.#keyspace._checkOpen();
+    if (this.#deleted) throw new CairnError(ErrorCodes.NOT_FOUND, `Partition ${this.name} was deleted`, { details: { partition: this.name } });
+  }
+}

@@ -1,0 +1,354 @@
+// One partition's LSM tree: the active and immutable memtables, the current Version, the
+// flush of memtables into level-0 segments, and the reference counts that keep segment
+// files alive while any version, view (snapshot, iterator) or checkpoint still uses them.
+// Main-thread only. Writes are applied synchronously; flushes run one at a time.
+import type { FileSystem } from '../fs/file-system.js';
+import type { Entry } from '../codec/entry.js';
+import { EntryKind } from '../codec/entry.js';
+import { Memtable } from '../memtable/memtable.js';
+import { writeSegment } from '../segment/segment-writer.js';
+import { SegmentReader } from '../segment/segment-reader.js';
+import type { BlockCache } from '../segment/block-cache.js';
+import {
+  isTempName,
+  manifestPath,
+  parseManifestFileName,
+  parseSegmentFileName,
+  segmentPath,
+  segmentsDir,
+} from '../keyspace/file-names.js';
+import { mkdirDurable } from '../fs/durable.js';
+import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
+import { type EntryCursor, type KeyRange } from './merge.js';
+import { Version } from './version.js';
+import * as path from 'node:path';
+
+export interface TreeOptions {
+  /** Freeze the active memtable once it holds about this many bytes. */
+  memtableBytes: number;
+  /** Writes wait (back-pressure) while this many frozen memtables await their flush. */
+  maxImmutableMemtables: number;
+  blockSize: number;
+  bloomBitsPerKey: number;
+}
+
+/** What the tree needs from its keyspace. */
+export interface TreeHost {
+  readonly fs: FileSystem;
+  readonly cache: BlockCache;
+  /** A failed flush or manifest write: the keyspace refuses further writes. */
+  poison(err: unknown): void;
+}
+
+/** A consistent set of sources to read from; holds a reference on its version until released. */
+export interface ReadView {
+  /** Newest first. Frozen memtables never change; the active one only gains newer seqnos. */
+  readonly memtables: readonly Memtable[];
+  readonly version: Version;
+}
+
+interface FrozenMemtable {
+  memtable: Memtable;
+  /** Every write to this partition with seqno <= freezeSeqno is in this or an older memtable. */
+  freezeSeqno: number;
+}
+
+export class Tree {
+  private active = new Memtable();
+  private readonly frozen: FrozenMemtable[] = [];
+  private current: Version;
+  private manifestNumber: number;
+  private nextFileNumber: number;
+  /** References per version (the current one holds one for being current). */
+  private readonly versionRefs = new Map<Version, number>();
+  /** Live versions containing each segment file. At zero, the file is obsolete and removed. */
+  private readonly fileRefs = new Map<number, number>();
+  private readonly readers = new Map<number, SegmentReader>();
+  private flushing: Promise<void> | undefined;
+  private roomWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private failure: unknown;
+  private closed = false;
+
+  private constructor(
+    private readonly host: TreeHost,
+    readonly root: string,
+    readonly name: string,
+    readonly id: number,
+    private readonly options: TreeOptions,
+    state: VersionState,
+    manifestNumber: number,
+  ) {
+    this.manifestNumber = manifestNumber;
+    this.nextFileNumber = state.nextFileNumber;
+    this.current = this.adopt(state);
+  }
+
+  /** Creates an empty tree on disk (directories, first manifest, CURRENT), durably. */
+  static async create(host: TreeHost, root: string, name: string, id: number, options: TreeOptions, persistedSeqno: number): Promise<Tree> {
+    await mkdirDurable(host.fs, segmentsDir(root));
+    const state: VersionState = { partition: name, partitionId: id, persistedSeqno, nextFileNumber: 2, levels: [[]] };
+    await writeManifest(host.fs, root, 1, state);
+    return new Tree(host, root, name, id, options, state, 1);
+  }
+
+  /** Opens a tree from its CURRENT manifest, removing files a crash left behind. */
+  static async open(host: TreeHost, root: string, name: string, id: number, options: TreeOptions): Promise<Tree> {
+    const fs = host.fs;
+    const { manifestNumber, state } = await readCurrentManifest(fs, root);
+    const live = new Set(state.levels.flatMap((l) => l.map((s) => s.fileNumber)));
+    let highest = manifestNumber;
+    for (const name of await fs.readdir(segmentsDir(root))) {
+      const n = parseSegmentFileName(name);
+      if (n !== undefined) highest = Math.max(highest, n);
+      if (n === undefined ? isTempName(name) : !live.has(n)) await fs.unlink(path.join(segmentsDir(root), name));
+    }
+    for (const name of await fs.readdir(root)) {
+      const n = parseManifestFileName(name);
+      if (n !== undefined) highest = Math.max(highest, n);
+      if ((n !== undefined && n !== manifestNumber) || isTempName(name)) await fs.unlink(path.join(root, name));
+    }
+    state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
+    const tree = new Tree(host, root, name, id, options, state, manifestNumber);
+    try {
+      for (const n of live) {
+        tree.readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: n, cache: host.cache }));
+      }
+      tree.current = new Version(state, tree.readers);
+    } catch (err) {
+      await tree.closeReaders();
+      throw err;
+    }
+    return tree;
+  }
+
+  get persistedSeqno(): number {
+    return this.current.state.persistedSeqno;
+  }
+
+  get version(): Version {
+    return this.current;
+  }
+
+  /** True when the memtables hold nothing: everything written is in segments. */
+  get isFullyPersisted(): boolean {
+    return this.active.entryCount === 0 && this.frozen.length === 0;
+  }
+
+  /** Bytes held in memtables (active and frozen). */
+  get memtableBytes(): number {
+    return this.frozen.reduce((n, f) => n + f.memtable.approximateBytes, this.active.approximateBytes);
+  }
+
+  /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */
+  apply(key: Buffer, seqno: number, kind: EntryKind, value: Buffer): void {
+    this.active.insert(key, seqno, kind, value);
+  }
+
+  /** After a batch is applied: freeze the memtable if full and start its flush. */
+  maybeFreeze(visibleSeqno: number): void {
+    if (this.active.approximateBytes >= this.options.memtableBytes) this.freeze(visibleSeqno);
+  }
+
+  /** Resolves when writes may proceed; immediate (undefined) in the common case. */
+  waitForRoom(): Promise<void> | undefined {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.frozen.length < this.options.maxImmutableMemtables) return undefined;
+    return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
+  }
+
+  /** The newest version of `key` visible at readSeqno (tombstones included), or undefined. */
+  get(key: Buffer, readSeqno: number): Entry | undefined {
+    let e = this.active.get(key, readSeqno);
+    if (e !== undefined) return e;
+    for (let i = this.frozen.length - 1; i >= 0; i--) {
+      e = this.frozen[i].memtable.get(key, readSeqno);
+      if (e !== undefined) return e;
+    }
+    return this.current.get(key, readSeqno);
+  }
+
+  /** A consistent view of the sources as they are now; release it with releaseView. */
+  acquireView(): ReadView {
+    const memtables = [this.active];
+    for (let i = this.frozen.length - 1; i >= 0; i--) memtables.push(this.frozen[i].memtable);
+    this.refVersion(this.current);
+    return { memtables, version: this.current };
+  }
+
+  /** Takes another reference on an existing view (an iterator reading a snapshot's view). */
+  retainView(view: ReadView): ReadView {
+    this.refVersion(view.version);
+    return view;
+  }
+
+  releaseView(view: ReadView): void {
+    this.unrefVersion(view.version);
+  }
+
+  /** The newest version of `key` at readSeqno within a view. */
+  static viewGet(view: ReadView, key: Buffer, readSeqno: number): Entry | undefined {
+    for (const m of view.memtables) {
+      const e = m.get(key, readSeqno);
+      if (e !== undefined) return e;
+    }
+    return view.version.get(key, readSeqno);
+  }
+
+  /** Cursors over every source of a view that may hold keys in `range`, newest source first. */
+  static viewCursors(view: ReadView, range: KeyRange): EntryCursor[] {
+    const out: EntryCursor[] = view.memtables.map((m) => m.cursor(range));
+    view.version.addCursors(range, out);
+    return out;
+  }
+
+  /** Freezes the active memtable (if it holds anything) and waits until every frozen memtable is flushed. */
+  async flush(visibleSeqno: number): Promise<void> {
+    if (this.active.entryCount > 0) this.freeze(visibleSeqno);
+    while (this.flushing !== undefined) await this.flushing;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Waits for a running flush, then closes every segment reader. Memtables are dropped: the journal has them. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
+    this.rejectWaiters(this.failure ?? new Error('closed'));
+    await this.closeReaders();
+  }
+
+  private freeze(visibleSeqno: number): void {
+    this.active.freeze();
+    this.frozen.push({ memtable: this.active, freezeSeqno: visibleSeqno });
+    this.active = new Memtable();
+    if (this.flushing === undefined) this.flushing = this.flushLoop();
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.frozen.length > 0 && this.failure === undefined && !this.closed) {
+        await this.flushOldest();
+        const waiters = this.roomWaiters;
+        this.roomWaiters = [];
+        for (const w of waiters) w.resolve();
+      }
+    } catch (err) {
+      this.failure = err;
+      this.host.poison(err);
+      this.rejectWaiters(err);
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /**
+   * Writes the oldest frozen memtable as a level-0 segment and installs the version that
+   * includes it. Order matters for crash safety: the segment is durable (file and
+   * directory synced) before the manifest that names it, and the manifest is durable
+   * before the memtable is dropped; a crash in between leaves an orphan file, removed on
+   * the next open, and the journal still holds the writes.
+   */
+  private async flushOldest(): Promise<void> {
+    const fs = this.host.fs;
+    const { memtable, freezeSeqno } = this.frozen[0];
+    const fileNumber = this.nextFileNumber++;
+    const manifestNumber = this.nextFileNumber++;
+    const file = segmentPath(this.root, fileNumber);
+    const meta = await writeSegment(fs, file, newestVersions(memtable.entries()), {
+      blockSize: this.options.blockSize,
+      bloomBitsPerKey: this.options.bloomBitsPerKey,
+    });
+    let reader: SegmentReader | undefined;
+    try {
+      await fs.syncDir(segmentsDir(this.root));
+      reader = await SegmentReader.open(fs, file, { fileNumber, cache: this.host.cache });
+      const descriptor: SegmentDescriptor = { fileNumber, ...meta };
+      const old = this.current.state;
+      const state: VersionState = {
+        ...old,
+        persistedSeqno: freezeSeqno,
+        nextFileNumber: this.nextFileNumber,
+        levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)],
+      };
+      await writeManifest(fs, this.root, manifestNumber, state);
+      this.readers.set(fileNumber, reader);
+      this.install(state, manifestNumber);
+      this.frozen.shift();
+    } catch (err) {
+      await reader?.close();
+      await fs.unlink(file).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Makes `state` current and retires the previous manifest file. */
+  private install(state: VersionState, manifestNumber: number): void {
+    const previous = this.current;
+    const previousManifest = this.manifestNumber;
+    this.current = this.adopt(state);
+    this.manifestNumber = manifestNumber;
+    this.unrefVersion(previous);
+    this.host.fs.unlink(manifestPath(this.root, previousManifest)).catch(() => undefined);
+  }
+
+  /** Builds the Version for a state, counting its files and giving it the "current" reference. */
+  private adopt(state: VersionState): Version {
+    const version = new Version(state, this.readers.size === 0 && state.levels.every((l) => l.length === 0) ? new Map() : this.readers);
+    for (const n of version.fileNumbers()) this.fileRefs.set(n, (this.fileRefs.get(n) ?? 0) + 1);
+    this.versionRefs.set(version, 1);
+    return version;
+  }
+
+  private refVersion(version: Version): void {
+    this.versionRefs.set(version, (this.versionRefs.get(version) ?? 0) + 1);
+  }
+
+  private unrefVersion(version: Version): void {
+    const refs = (this.versionRefs.get(version) ?? 0) - 1;
+    if (refs > 0) {
+      this.versionRefs.set(version, refs);
+      return;
+    }
+    this.versionRefs.delete(version);
+    for (const n of version.fileNumbers()) {
+      const fileRefs = (this.fileRefs.get(n) ?? 0) - 1;
+      if (fileRefs > 0) {
+        this.fileRefs.set(n, fileRefs);
+        continue;
+      }
+      this.fileRefs.delete(n);
+      this.retireFile(n);
+    }
+  }
+
+  /** No live version uses the file any more: close its reader and delete it. */
+  private retireFile(fileNumber: number): void {
+    const reader = this.readers.get(fileNumber);
+    this.readers.delete(fileNumber);
+    this.host.cache.evictFile(fileNumber);
+    void (async () => {
+      await reader?.close();
+      await this.host.fs.unlink(segmentPath(this.root, fileNumber));
+    })().catch(() => undefined);
+  }
+
+  private rejectWaiters(err: unknown): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  private async closeReaders(): Promise<void> {
+    for (const reader of this.readers.values()) await reader.close();
+    this.readers.clear();
+  }
+}
+
+/** Keeps only the newest version of each key: older ones are shadowed for every reader of the new version. */
+function* newestVersions(entries: Iterable<Entry>): Iterable<Entry> {
+  let last: Buffer | undefined;
+  for (const e of entries) {
+    if (last !== undefined && last.equals(e.key)) continue;
+    last = e.key;
+    yield e;
+  }
+}

@@ -1,0 +1,108 @@
+// A Version: one immutable arrangement of a partition's segments in levels, with the
+// open readers to serve gets and cursors from it. Never changes once built; a new
+// flush or compaction builds a new Version. Single-threaded (main thread) use.
+import type { Entry } from '../codec/entry.js';
+import type { SegmentReader } from '../segment/segment-reader.js';
+import type { SegmentDescriptor, VersionState } from './manifest.js';
+import { type EntryCursor, type KeyRange, overlapsRange } from './merge.js';
+
+export interface LiveSegment {
+  readonly descriptor: SegmentDescriptor;
+  readonly reader: SegmentReader;
+}
+
+export class Version {
+  /** levels[0] newest first (overlapping); levels[1..] sorted by key, disjoint. Mirrors state.levels. */
+  readonly levels: readonly (readonly LiveSegment[])[];
+
+  constructor(
+    readonly state: VersionState,
+    readers: ReadonlyMap<number, SegmentReader>,
+  ) {
+    this.levels = state.levels.map((level) =>
+      level.map((descriptor) => {
+        const reader = readers.get(descriptor.fileNumber);
+        if (reader === undefined) throw new Error(`no reader for segment ${descriptor.fileNumber}`);
+        return { descriptor, reader };
+      }),
+    );
+  }
+
+  /** Every segment file number of this version. */
+  fileNumbers(): number[] {
+    return this.state.levels.flatMap((level) => level.map((s) => s.fileNumber));
+  }
+
+  get segmentCount(): number {
+    let n = 0;
+    for (const level of this.levels) n += level.length;
+    return n;
+  }
+
+  /** The newest version of `key` with seqno <= readSeqno (tombstones included), searching newest data first. */
+  get(key: Buffer, readSeqno: number): Entry | undefined {
+    const l0 = this.levels[0] ?? [];
+    for (const s of l0) {
+      if (Buffer.compare(key, s.descriptor.minKey) < 0 || Buffer.compare(key, s.descriptor.maxKey) > 0) continue;
+      const e = s.reader.get(key, readSeqno);
+      if (e !== undefined) return e;
+    }
+    for (let level = 1; level < this.levels.length; level++) {
+      const s = findInLevel(this.levels[level], key);
+      if (s === undefined) continue;
+      const e = s.reader.get(key, readSeqno);
+      if (e !== undefined) return e;
+    }
+    return undefined;
+  }
+
+  /** Appends cursors over every segment that may hold keys in `range`. */
+  addCursors(range: KeyRange, out: EntryCursor[]): void {
+    const l0 = this.levels[0] ?? [];
+    for (const s of l0) {
+      if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) out.push(s.reader.cursor(range));
+    }
+    for (let level = 1; level < this.levels.length; level++) {
+      const candidates = this.levels[level].filter((s) => overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range));
+      if (candidates.length === 1) out.push(candidates[0].reader.cursor(range));
+      else if (candidates.length > 1) out.push(new LevelCursor(range.reverse ? candidates.slice().reverse() : candidates, range));
+    }
+  }
+}
+
+/** The segment of a sorted, disjoint level whose key span holds `key`, by binary search on maxKey. */
+function findInLevel(level: readonly LiveSegment[], key: Buffer): LiveSegment | undefined {
+  let lo = 0;
+  let hi = level.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(level[mid].descriptor.maxKey, key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo === level.length) return undefined;
+  const s = level[lo];
+  return Buffer.compare(key, s.descriptor.minKey) >= 0 ? s : undefined;
+}
+
+/** Walks the segments of one disjoint level in order, opening each segment's cursor only when reached. */
+class LevelCursor implements EntryCursor {
+  private index = 0;
+  private current: EntryCursor | undefined;
+
+  constructor(
+    private readonly segments: readonly LiveSegment[],
+    private readonly range: KeyRange,
+  ) {}
+
+  next(): Entry | undefined {
+    for (;;) {
+      if (this.current === undefined) {
+        if (this.index >= this.segments.length) return undefined;
+        this.current = this.segments[this.index++].reader.cursor(this.range);
+      }
+      const e = this.current.next();
+      if (e !== undefined) return e;
+      this.current = undefined;
+    }
+  }
+}

@@ -75,9 +75,12 @@ export class Report {
     this.#rows.push({ group, variant, metrics, samples, note, unavailable: undefined });
   }
 
-  /** Records a row that could not be measured; it is printed, loudly, with the reason. */
-  addUnavailable(group, variant, reason) {
-    this.#rows.push({ group, variant, metrics: {}, samples: {}, note: '', unavailable: reason });
+  /**
+   * Records a row that could not be measured; it is printed, loudly, as
+   * `<label>: <reason>` (label e.g. UNAVAILABLE, SKIPPED, FAILED).
+   */
+  addUnavailable(group, variant, reason, label = 'UNAVAILABLE') {
+    this.#rows.push({ group, variant, metrics: {}, samples: {}, note: '', unavailable: `${label}: ${reason}` });
   }
 
   /** The measured primary metric of a row, or undefined when absent or unavailable. */
@@ -108,8 +111,14 @@ export class Report {
     const metricCells = this.#columns.map((c) =>
       row.unavailable !== undefined ? '—' : formatValue(row.metrics[c.key], c.digits ?? 1),
     );
-    const note = row.unavailable !== undefined ? `UNAVAILABLE: ${row.unavailable}` : row.note;
+    const note = row.unavailable ?? row.note;
     return [row.group, row.variant, ...metricCells, ratio === undefined ? '—' : `${ratio.toFixed(2)}×`, note];
+  }
+
+  // Rows of one group stay together, groups in the order they first appeared.
+  #orderedRows() {
+    const groups = [...new Set(this.#rows.map((r) => r.group))];
+    return groups.flatMap((g) => this.#rows.filter((r) => r.group === g));
   }
 
   #header() {
@@ -118,7 +127,7 @@ export class Report {
 
   /** The aligned plain-text table for stdout. */
   textTable() {
-    const rows = [this.#header(), ...this.#rows.map((r) => this.#cells(r))];
+    const rows = [this.#header(), ...this.#orderedRows().map((r) => this.#cells(r))];
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     const textCol = (i) => i < 2 || i === widths.length - 1;
     const line = (r) =>
@@ -140,7 +149,7 @@ export class Report {
     const header = this.#header();
     const align = header.map((_, i) => (i < 2 || i === header.length - 1 ? '---' : '---:'));
     const esc = (s) => s.replace(/\|/g, '\\|');
-    const rows = this.#rows.map((r) => this.#cells(r));
+    const rows = this.#orderedRows().map((r) => this.#cells(r));
     return [header, align, ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n');
   }
 
@@ -210,7 +219,7 @@ export class Report {
       baseline: this.#baseline,
       primaryMetric: this.#primary,
       columns: this.#columns,
-      rows: this.#rows.map((r) => ({ ...r, ratioToBaseline: this.#ratio(r) ?? null, unavailable: r.unavailable ?? null })),
+      rows: this.#orderedRows().map((r) => ({ ...r, ratioToBaseline: this.#ratio(r) ?? null, unavailable: r.unavailable ?? null })),
       goals: this.#goals.map((g) => ({ ...g, pass: g.pass ?? null })),
       footnotes: this.#footnotes,
     };

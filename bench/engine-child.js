@@ -1,0 +1,169 @@
+// One engine-benchmark measurement in its own process, so its peak RSS and disk writes
+// (/proc/self/io, summed over all its threads) belong to one store and one workload.
+// Usage: node bench/engine-child.js '<json spec>'; prints one JSON line on stdout.
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const KEY_BYTES = 16;
+const VALUE_BYTES = 100;
+
+/** Each store behind the same five calls; every adapter adds one function call per op. */
+const stores = {
+  async 'classic-level'(dir) {
+    const { ClassicLevel } = await import('classic-level');
+    const db = new ClassicLevel(dir, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await db.open();
+    return {
+      put: (key, value) => db.put(key, value),
+      get: (key) => db.get(key),
+      putMany: (pairs) => db.batch(pairs.map(([key, value]) => ({ type: 'put', key, value }))),
+      entries: () => db.iterator(),
+      close: () => db.close(),
+    };
+  },
+  async lmdb(dir) {
+    const { open } = await import('lmdb');
+    const db = open({ path: dir, keyEncoding: 'binary', encoding: 'binary', noSync: true });
+    return {
+      put: (key, value) => db.put(key, value),
+      get: (key) => db.get(key),
+      putMany: (pairs) =>
+        db.batch(() => {
+          for (const [key, value] of pairs) db.put(key, value);
+        }),
+      entries: () => mapIterable(db.getRange(), ({ key, value }) => [key, value]),
+      close: () => db.close(),
+    };
+  },
+  async cairn(dir, spec) {
+    const { Keyspace } = await import(pathToFileURL(spec.cairnModule).href);
+    const ks = await Keyspace.open(dir);
+    const p = await ks.partition('bench');
+    return {
+      put: (key, value) => p.put(key, value),
+      get: (key) => p.get(key),
+      putMany: async (pairs) => {
+        const batch = ks.batch();
+        for (const [key, value] of pairs) batch.put(p, key, value);
+        await batch.commit();
+      },
+      entries: () => p.entries(),
+      close: () => ks.close(),
+    };
+  },
+};
+
+function* mapIterable(iterable, fn) {
+  for (const item of iterable) yield fn(item);
+}
+
+// mulberry32: a small seeded PRNG, so every store sees the same keys in the same order.
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function key(i) {
+  return Buffer.from(String(i).padStart(KEY_BYTES, '0'), 'latin1');
+}
+
+// Values are 100-byte windows of one random 1 MiB buffer (db_bench's trick): incompressible
+// and cheap to produce, so value generation costs every store the same.
+function valueSource(random) {
+  const pool = Buffer.alloc(1 << 20);
+  for (let i = 0; i < pool.length; i++) pool[i] = Math.floor(random() * 256);
+  return (i) => {
+    const offset = (i * 7919) % (pool.length - VALUE_BYTES);
+    return pool.subarray(offset, offset + VALUE_BYTES);
+  };
+}
+
+function permutation(n, random) {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+const workloads = {
+  async fillseq(store, n, random) {
+    const value = valueSource(random);
+    for (let i = 0; i < n; i++) await store.put(key(i), value(i));
+    return n;
+  },
+  async fillrandom(store, n, random) {
+    const value = valueSource(random);
+    const order = permutation(n, random);
+    for (let i = 0; i < n; i++) await store.put(key(order[i]), value(i));
+    return n;
+  },
+  async fillbatch(store, n, random) {
+    const value = valueSource(random);
+    const order = permutation(n, random);
+    for (let start = 0; start < n; start += 1000) {
+      const pairs = [];
+      for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
+      await store.putMany(pairs);
+    }
+    return n;
+  },
+  async readrandom(store, n, random) {
+    let found = 0;
+    for (let i = 0; i < n; i++) {
+      const v = await store.get(key(Math.floor(random() * n)));
+      if (v !== undefined && v.length === VALUE_BYTES) found++;
+    }
+    if (found !== n) throw new Error(`readrandom found ${found} of ${n} keys`);
+    return n;
+  },
+  async readseq(store, n) {
+    let count = 0;
+    const entries = store.entries();
+    if (entries[Symbol.asyncIterator]) {
+      for await (const [k] of entries) if (k.length === KEY_BYTES) count++;
+    } else {
+      for (const [k] of entries) if (k.length === KEY_BYTES) count++;
+    }
+    if (count !== n) throw new Error(`readseq saw ${count} of ${n} entries`);
+    return count;
+  },
+};
+
+function writeBytes() {
+  const io = readFileSync('/proc/self/io', 'utf8');
+  const match = /^write_bytes:\s*(\d+)$/m.exec(io);
+  return match ? Number(match[1]) : null;
+}
+
+const spec = JSON.parse(process.argv[2]);
+const open = stores[spec.store];
+const workload = workloads[spec.workload];
+if (!open || !workload) throw new Error(`unknown store or workload: ${spec.store}/${spec.workload}`);
+
+const random = prng(spec.seed);
+const writtenBefore = writeBytes();
+const store = await open(spec.dir, spec);
+const start = process.hrtime.bigint();
+const ops = await workload(store, spec.entries, random);
+const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+await store.close();
+const writtenAfter = writeBytes();
+process.stdout.write(
+  `${JSON.stringify({
+    ops,
+    seconds,
+    writeBytes: writtenBefore === null ? null : writtenAfter - writtenBefore,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  })}\n`,
+);

@@ -1,0 +1,78 @@
+// Loads the C++ addon (native/) in exactly one place, once per process, through
+// node-gyp-build: build/Release first, then prebuilds/<platform>-<arch>/. The loaded
+// binding is safe to call concurrently; every call runs on the libuv thread pool.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CairnError, ErrorCodes } from '../errors.js';
+import type { BatchResult } from './file-system.js';
+
+/** The addon's exports, exactly as native/binding.cc defines them. */
+export interface NativeBinding {
+  linkBatch(froms: string[], tos: string[], continueOnError: boolean): Promise<BatchResult>;
+  /** `limits[i]` is a byte count, or -1 for the whole file. */
+  copyBatch(froms: string[], tos: string[], limits: number[], continueOnError: boolean): Promise<BatchResult>;
+  syncBatch(paths: string[], dataOnly: boolean, continueOnError: boolean): Promise<BatchResult>;
+  syncDirs(paths: string[], continueOnError: boolean): Promise<BatchResult>;
+  /** Resolves a handle for unlock(); rejects with code CAIRN_LOCKED when the file is held. */
+  lock(path: string): Promise<number>;
+  /** Rejects with EBADF for a handle that lock() did not hand out or that was already unlocked. */
+  unlock(handle: number): Promise<void>;
+  sameDevice(a: string, b: string): Promise<boolean>;
+}
+
+const PACKAGE_NAME = 'cairn';
+
+type LoadState = { binding: NativeBinding } | { error: unknown } | { disabled: true };
+let state: LoadState | undefined;
+
+/**
+ * The package root: the nearest directory above this file whose package.json is ours.
+ * This file runs from lib/fs/ (sources under a TS loader) and from dist/fs/ (built).
+ */
+export function packageRoot(): string {
+  const start = nodePath.dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = nodePath.dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(nodePath.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (manifest.name === PACKAGE_NAME) return dir;
+    } catch {
+      // No (readable) package.json here; keep climbing.
+    }
+    if (nodePath.dirname(dir) === dir) throw new Error(`no package.json named "${PACKAGE_NAME}" above ${start}`);
+  }
+}
+
+function load(): LoadState {
+  if (process.env.CAIRN_NATIVE === '0') return { disabled: true };
+  try {
+    const require = createRequire(import.meta.url);
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+    return { binding: nodeGypBuild(packageRoot()) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/** The addon, or undefined when it cannot load or CAIRN_NATIVE=0. Loads once; later calls are cached. */
+export function loadNative(): NativeBinding | undefined {
+  state ??= load();
+  return 'binding' in state ? state.binding : undefined;
+}
+
+/** Why loadNative() returned undefined: the load error, or a note that CAIRN_NATIVE=0; undefined when loaded. */
+export function nativeLoadError(): unknown {
+  state ??= load();
+  if ('binding' in state) return undefined;
+  return 'error' in state ? state.error : new Error('disabled by CAIRN_NATIVE=0');
+}
+
+/** The addon, or a CairnError CAIRN_NATIVE_UNAVAILABLE whose cause says why it is missing. */
+export function requireNative(): NativeBinding {
+  const binding = loadNative();
+  if (binding !== undefined) return binding;
+  throw new CairnError(ErrorCodes.NATIVE_UNAVAILABLE, 'The cairn native addon is not available', {
+    cause: nativeLoadError(),
+  });
+}

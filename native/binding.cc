@@ -1,0 +1,313 @@
+// The cairn addon's exports: batched link / copy / fsync / directory fsync, flock locks
+// and a same-device check, each a PromiseWorker on the libuv pool. Argument checks here
+// are a backstop (lib/fs/native-file-system.ts validates first); they run on the main
+// thread, as does the lock registry.
+#include <napi.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "posix-ops.h"
+#include "promise-worker.h"
+#include "system-error.h"
+
+namespace cairn {
+namespace {
+
+// Lock handles this environment handed out, fd -> lock path. unlock() accepts only
+// these, so a stale or forged handle cannot close somebody else's descriptor.
+struct LockRegistry {
+  std::unordered_map<int, std::string> held;
+  ~LockRegistry() {
+    // The environment is going away (a worker thread ended): let go of its locks.
+    for (const auto& entry : held) close(entry.first);
+  }
+};
+
+LockRegistry* Registry(Napi::Env env) { return env.GetInstanceData<LockRegistry>(); }
+
+std::string PathArgument(Napi::Env env, const Napi::Value& value, const char* name) {
+  if (!value.IsString()) throw Napi::TypeError::New(env, std::string(name) + " must be a string");
+  std::string path = value.As<Napi::String>().Utf8Value();
+  if (path.empty()) throw Napi::TypeError::New(env, std::string(name) + " must not be empty");
+  if (path.find('\0') != std::string::npos) {
+    throw Napi::TypeError::New(env, std::string(name) + " must not contain NUL bytes");
+  }
+  return path;
+}
+
+std::vector<std::string> PathsArgument(Napi::Env env, const Napi::Value& value, const char* name) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<std::string> paths;
+  paths.reserve(array.Length());
+  for (uint32_t i = 0; i < array.Length(); i++) paths.push_back(PathArgument(env, array.Get(i), name));
+  return paths;
+}
+
+bool BoolArgument(Napi::Env env, const Napi::Value& value, const char* name) {
+  if (!value.IsBoolean()) throw Napi::TypeError::New(env, std::string(name) + " must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
+std::vector<int64_t> LimitsArgument(Napi::Env env, const Napi::Value& value, size_t count) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "limits must be an array of numbers");
+  Napi::Array array = value.As<Napi::Array>();
+  if (array.Length() != count) throw Napi::RangeError::New(env, "limits must have one entry per copy");
+  std::vector<int64_t> limits;
+  limits.reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsNumber()) throw Napi::TypeError::New(env, "limits must be an array of numbers");
+    double limit = item.As<Napi::Number>().DoubleValue();
+    if (!(limit >= -1 && limit <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(limit)) != limit) {
+      throw Napi::RangeError::New(env, "each limit must be -1 or a non-negative safe integer");
+    }
+    limits.push_back(static_cast<int64_t>(limit));
+  }
+  return limits;
+}
+
+void RequireSameLength(Napi::Env env, const std::vector<std::string>& froms, const std::vector<std::string>& tos) {
+  if (froms.size() != tos.size()) throw Napi::RangeError::New(env, "froms and tos must have the same length");
+}
+
+class LinkWorker : public BatchWorker {
+ public:
+  LinkWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, bool continue_on_error)
+      : BatchWorker(env, "cairn.linkBatch", froms.size(), continue_on_error),
+        froms_(std::move(froms)),
+        tos_(std::move(tos)) {}
+
+ protected:
+  bool RunItem(size_t i, ItemResult* result) override { return LinkFile(froms_[i], tos_[i], &result->error); }
+
+ private:
+  const std::vector<std::string> froms_;
+  const std::vector<std::string> tos_;
+};
+
+class CopyWorker : public BatchWorker {
+ public:
+  CopyWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, std::vector<int64_t> limits,
+             bool continue_on_error)
+      : BatchWorker(env, "cairn.copyBatch", froms.size(), continue_on_error),
+        froms_(std::move(froms)),
+        tos_(std::move(tos)),
+        limits_(std::move(limits)) {}
+
+ protected:
+  bool RunItem(size_t i, ItemResult* result) override {
+    CopyOutcome outcome;
+    if (!CopyFile(froms_[i], tos_[i], limits_[i], &state_, &outcome, &result->error)) return false;
+    result->has_bytes = true;
+    result->bytes = outcome.bytes;
+    result->method = CopyMethodName(outcome.method);
+    return true;
+  }
+
+ private:
+  const std::vector<std::string> froms_;
+  const std::vector<std::string> tos_;
+  const std::vector<int64_t> limits_;
+  CopyState state_;
+};
+
+class SyncWorker : public BatchWorker {
+ public:
+  SyncWorker(Napi::Env env, std::vector<std::string> paths, bool data_only, bool directories, bool continue_on_error)
+      : BatchWorker(env, directories ? "cairn.syncDirs" : "cairn.syncBatch", paths.size(), continue_on_error),
+        paths_(std::move(paths)),
+        data_only_(data_only),
+        directories_(directories) {}
+
+ protected:
+  bool RunItem(size_t i, ItemResult* result) override {
+    return SyncPath(paths_[i], data_only_, directories_, &result->error);
+  }
+
+ private:
+  const std::vector<std::string> paths_;
+  const bool data_only_;
+  const bool directories_;
+};
+
+class LockWorker : public PromiseWorker {
+ public:
+  LockWorker(Napi::Env env, std::string path) : PromiseWorker(env, "cairn.lock"), path_(std::move(path)) {}
+
+ protected:
+  void Execute() override { ok_ = LockFile(path_, &fd_, &busy_, &error_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (ok_) {
+      Registry(env)->held[fd_] = path_;
+      deferred_.Resolve(Napi::Number::New(env, fd_));
+    } else if (busy_) {
+      deferred_.Reject(MakeLockedError(env, path_).Value());
+    } else {
+      deferred_.Reject(MakeSystemError(env, error_).Value());
+    }
+  }
+
+ private:
+  const std::string path_;
+  int fd_ = -1;
+  bool ok_ = false;
+  bool busy_ = false;
+  OpError error_;
+};
+
+class UnlockWorker : public PromiseWorker {
+ public:
+  UnlockWorker(Napi::Env env, int fd, std::string path)
+      : PromiseWorker(env, "cairn.unlock"), fd_(fd), path_(std::move(path)) {}
+
+ protected:
+  void Execute() override { ok_ = UnlockFile(fd_, path_, &error_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (ok_) {
+      deferred_.Resolve(env.Undefined());
+    } else {
+      deferred_.Reject(MakeSystemError(env, error_).Value());
+    }
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+  bool ok_ = false;
+  OpError error_;
+};
+
+class SameDeviceWorker : public PromiseWorker {
+ public:
+  SameDeviceWorker(Napi::Env env, std::string a, std::string b)
+      : PromiseWorker(env, "cairn.sameDevice"), a_(std::move(a)), b_(std::move(b)) {}
+
+ protected:
+  void Execute() override { ok_ = SameDevice(a_, b_, &same_, &error_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (ok_) {
+      deferred_.Resolve(Napi::Boolean::New(env, same_));
+    } else {
+      deferred_.Reject(MakeSystemError(env, error_).Value());
+    }
+  }
+
+ private:
+  const std::string a_;
+  const std::string b_;
+  bool same_ = false;
+  bool ok_ = false;
+  OpError error_;
+};
+
+// linkBatch(froms: string[], tos: string[], continueOnError: boolean)
+Napi::Value LinkBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto froms = PathsArgument(env, info[0], "froms");
+  auto tos = PathsArgument(env, info[1], "tos");
+  RequireSameLength(env, froms, tos);
+  bool continue_on_error = BoolArgument(env, info[2], "continueOnError");
+  return (new LinkWorker(env, std::move(froms), std::move(tos), continue_on_error))->Start();
+}
+
+// copyBatch(froms: string[], tos: string[], limits: number[], continueOnError: boolean)
+Napi::Value CopyBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto froms = PathsArgument(env, info[0], "froms");
+  auto tos = PathsArgument(env, info[1], "tos");
+  RequireSameLength(env, froms, tos);
+  auto limits = LimitsArgument(env, info[2], froms.size());
+  bool continue_on_error = BoolArgument(env, info[3], "continueOnError");
+  return (new CopyWorker(env, std::move(froms), std::move(tos), std::move(limits), continue_on_error))->Start();
+}
+
+// syncBatch(paths: string[], dataOnly: boolean, continueOnError: boolean)
+Napi::Value SyncBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto paths = PathsArgument(env, info[0], "paths");
+  bool data_only = BoolArgument(env, info[1], "dataOnly");
+  bool continue_on_error = BoolArgument(env, info[2], "continueOnError");
+  return (new SyncWorker(env, std::move(paths), data_only, false, continue_on_error))->Start();
+}
+
+// syncDirs(paths: string[], continueOnError: boolean)
+Napi::Value SyncDirs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto paths = PathsArgument(env, info[0], "paths");
+  bool continue_on_error = BoolArgument(env, info[1], "continueOnError");
+  return (new SyncWorker(env, std::move(paths), false, true, continue_on_error))->Start();
+}
+
+// lock(path: string) -> Promise<number>
+Napi::Value Lock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return (new LockWorker(env, PathArgument(env, info[0], "path")))->Start();
+}
+
+// unlock(handle: number) -> Promise<void>; an unknown handle rejects with EBADF.
+Napi::Value Unlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(env, "handle must be a number");
+  double handle = info[0].As<Napi::Number>().DoubleValue();
+  LockRegistry* registry = Registry(env);
+  auto found = handle >= 0 && handle <= INT32_MAX && static_cast<double>(static_cast<int>(handle)) == handle
+                   ? registry->held.find(static_cast<int>(handle))
+                   : registry->held.end();
+  if (found == registry->held.end()) {
+    OpError error;
+    error.err = EBADF;
+    error.syscall = "flock";
+    Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(MakeSystemError(env, error).Value());
+    return deferred.Promise();
+  }
+  // Forget the handle now, so a second unlock of it fails even while this one is queued.
+  int fd = found->first;
+  std::string path = std::move(found->second);
+  registry->held.erase(found);
+  return (new UnlockWorker(env, fd, std::move(path)))->Start();
+}
+
+// sameDevice(a: string, b: string) -> Promise<boolean>
+Napi::Value SameDeviceExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string a = PathArgument(env, info[0], "a");
+  std::string b = PathArgument(env, info[1], "b");
+  return (new SameDeviceWorker(env, std::move(a), std::move(b)))->Start();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new LockRegistry());
+  exports.Set("linkBatch", Napi::Function::New(env, LinkBatch, "linkBatch"));
+  exports.Set("copyBatch", Napi::Function::New(env, CopyBatch, "copyBatch"));
+  exports.Set("syncBatch", Napi::Function::New(env, SyncBatch, "syncBatch"));
+  exports.Set("syncDirs", Napi::Function::New(env, SyncDirs, "syncDirs"));
+  exports.Set("lock", Napi::Function::New(env, Lock, "lock"));
+  exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
+  exports.Set("sameDevice", Napi::Function::New(env, SameDeviceExport, "sameDevice"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace cairn
+
+// The macro pastes its argument into an identifier, so it needs an unqualified name.
+static Napi::Object InitCairn(Napi::Env env, Napi::Object exports) { return cairn::Init(env, exports); }
+
+NODE_API_MODULE(cairn, InitCairn)

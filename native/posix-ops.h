@@ -1,0 +1,55 @@
+// Plain POSIX file operations behind the addon: no Napi types, so they run on libuv
+// pool threads. Each function is thread-safe and reports failure through OpError.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace cairn {
+
+/** A failed system call: errno plus where it happened, shaped like Node's fs errors. */
+struct OpError {
+  int err = 0;
+  const char* syscall = "";
+  std::string path;
+  std::string dest;
+  bool has_dest = false;
+};
+
+enum class CopyMethod { Clone, CopyFileRange, ReadWrite };
+
+const char* CopyMethodName(CopyMethod method);
+
+/** What a successful copy did. */
+struct CopyOutcome {
+  uint64_t bytes = 0;
+  CopyMethod method = CopyMethod::ReadWrite;
+};
+
+/** Remembers, across the items of one batch, which copy methods the file systems refused. */
+struct CopyState {
+  bool try_clone = true;
+  bool try_range_copy = true;
+};
+
+bool LinkFile(const std::string& from, const std::string& to, OpError* error);
+
+/**
+ * Copies `from` to a new file `to` (O_EXCL) and fsyncs it; limit < 0 copies the whole
+ * file. Tries FICLONE, then copy_file_range, then read/write. Removes `to` on failure.
+ */
+bool CopyFile(const std::string& from, const std::string& to, int64_t limit, CopyState* state,
+              CopyOutcome* outcome, OpError* error);
+
+/** Opens read-only (with O_DIRECTORY when `directory`), fsyncs or fdatasyncs, closes. */
+bool SyncPath(const std::string& path, bool data_only, bool directory, OpError* error);
+
+/** Opens (creating) and flocks the lock file; *fd is the handle. *busy when held elsewhere. */
+bool LockFile(const std::string& path, int* fd, bool* busy, OpError* error);
+
+/** Releases and closes a handle from LockFile; `path` only labels errors. */
+bool UnlockFile(int fd, const std::string& path, OpError* error);
+
+bool SameDevice(const std::string& a, const std::string& b, bool* same, OpError* error);
+
+}  // namespace cairn

@@ -1,0 +1,236 @@
+// The journal: a directory of numbered journal files, the highest one active, the others
+// sealed (durable and immutable). Main thread only. Appends keep their order across
+// rotations: while the next file is being opened they queue, and they are handed to it,
+// in order, only after the previous file is sealed (fdatasynced), so a newer file never
+// holds data while an older one could still lose its tail.
+import { join } from 'node:path';
+import { CairnError, ErrorCodes, hasCode } from '../errors.js';
+import type { FileSystem } from '../fs/file-system.js';
+import { JournalWriter, type AppendOptions } from './journal-writer.js';
+import { recordSeqnoRange } from './record.js';
+
+/** One journal file and the seqnos it holds (undefined when it holds none). */
+export interface JournalFileInfo {
+  fileNumber: number;
+  path: string;
+  firstSeqno: number | undefined;
+  lastSeqno: number | undefined;
+  /** Size in bytes, header included (for the active file: written plus pending). */
+  bytes: number;
+}
+
+export interface JournalOpenOptions {
+  /** Rotate once the active file reaches this many bytes. */
+  maxFileBytes: number;
+  /** Number of the first file this Journal creates (it must not exist). */
+  firstFileNumber: number;
+  /** File name for a number; the keyspace owns naming. Default `000042.jnl`. */
+  nameFor?: (fileNumber: number) => string;
+  /** Sealed files found at recovery that still hold unflushed writes; tracked for removeSealed. */
+  sealed?: readonly { fileNumber: number; firstSeqno?: number; lastSeqno?: number; bytes: number }[];
+}
+
+interface Queued {
+  record: Buffer;
+  options: AppendOptions;
+  onWritten: () => void;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export function defaultJournalName(fileNumber: number): string {
+  return `${String(fileNumber).padStart(6, '0')}.jnl`;
+}
+
+export class Journal {
+  readonly dir: string;
+  readonly #fs: FileSystem;
+  readonly #maxFileBytes: number;
+  readonly #nameFor: (fileNumber: number) => string;
+  #writer: JournalWriter;
+  #firstSeqno: number | undefined = undefined;
+  #lastSeqno: number | undefined = undefined;
+  #sealed: JournalFileInfo[];
+  /** Rotations requested and not finished; while > 0, new appends queue. */
+  #pendingRotations = 0;
+  #rotationTail: Promise<unknown> = Promise.resolve();
+  #queue: Queued[] = [];
+  #poisoned = false;
+  #poisonCause: unknown = undefined;
+  #closed = false;
+
+  private constructor(fs: FileSystem, dir: string, options: Required<Omit<JournalOpenOptions, 'sealed' | 'firstFileNumber'>>, writer: JournalWriter, sealed: JournalFileInfo[]) {
+    this.#fs = fs;
+    this.dir = dir;
+    this.#maxFileBytes = options.maxFileBytes;
+    this.#nameFor = options.nameFor;
+    this.#writer = writer;
+    this.#sealed = sealed;
+  }
+
+  /** Creates the first active file (exclusively) in an existing directory. */
+  static async open(fs: FileSystem, dir: string, options: JournalOpenOptions): Promise<Journal> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('dir must be a non-empty string');
+    const { maxFileBytes, firstFileNumber } = options ?? {};
+    if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) throw new RangeError('maxFileBytes must be a positive integer');
+    if (!Number.isSafeInteger(firstFileNumber) || firstFileNumber < 0) throw new RangeError('firstFileNumber must be a non-negative integer');
+    const nameFor = options.nameFor ?? defaultJournalName;
+    if (typeof nameFor !== 'function') throw new TypeError('nameFor must be a function');
+    const sealed: JournalFileInfo[] = (options.sealed ?? []).map((s) => ({
+      fileNumber: s.fileNumber,
+      path: join(dir, nameFor(s.fileNumber)),
+      firstSeqno: s.firstSeqno,
+      lastSeqno: s.lastSeqno,
+      bytes: s.bytes,
+    }));
+    sealed.sort((a, b) => a.fileNumber - b.fileNumber);
+    if (sealed.length > 0 && sealed[sealed.length - 1].fileNumber >= firstFileNumber) {
+      throw new RangeError('firstFileNumber must be above every sealed file number');
+    }
+    const writer = await JournalWriter.create(fs, join(dir, nameFor(firstFileNumber)), { fileNumber: firstFileNumber });
+    return new Journal(fs, dir, { maxFileBytes, nameFor }, writer, sealed);
+  }
+
+  /**
+   * Appends a framed record (encodeBatch) to the active file; see JournalWriter.append for
+   * group commit, `onWritten` and durability. Order across rotations is append order.
+   */
+  append(record: Buffer, options: AppendOptions, onWritten: () => void): Promise<void> {
+    if (this.#poisoned) return Promise.reject(this.#poisonError());
+    if (this.#closed) return Promise.reject(new CairnError(ErrorCodes.CLOSED, 'Journal is closed'));
+    if (this.#pendingRotations > 0) {
+      return new Promise<void>((resolve, reject) => {
+        this.#queue.push({ record, options, onWritten, resolve, reject });
+      });
+    }
+    return this.#appendToWriter(record, options, onWritten);
+  }
+
+  /**
+   * Seals the active file and starts the next. When it resolves, the sealed file is
+   * durable and immutable, holds every append made before this call, and the new active
+   * file holds only appends made after it. Rotations requested together run one by one.
+   */
+  rotate(): Promise<{ sealed: JournalFileInfo }> {
+    if (this.#poisoned) return Promise.reject(this.#poisonError());
+    if (this.#closed) return Promise.reject(new CairnError(ErrorCodes.CLOSED, 'Journal is closed'));
+    this.#pendingRotations++;
+    const p = this.#rotationTail.then(() => this.#rotateNow());
+    this.#rotationTail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Sealed files, oldest first (copies). */
+  sealedFiles(): JournalFileInfo[] {
+    return this.#sealed.map((s) => ({ ...s }));
+  }
+
+  activeFile(): JournalFileInfo {
+    const w = this.#writer;
+    return { fileNumber: w.fileNumber, path: w.path, firstSeqno: this.#firstSeqno, lastSeqno: this.#lastSeqno, bytes: w.size + w.pendingBytes };
+  }
+
+  get poisoned(): boolean {
+    return this.#poisoned || this.#writer.poisoned;
+  }
+
+  /** Deletes a sealed file the owner no longer needs (its writes are all in segments). */
+  async removeSealed(fileNumber: number): Promise<void> {
+    const i = this.#sealed.findIndex((s) => s.fileNumber === fileNumber);
+    if (i < 0) throw new CairnError(ErrorCodes.NOT_FOUND, `No sealed journal file ${fileNumber}`, { details: { fileNumber } });
+    const { path } = this.#sealed[i];
+    try {
+      await this.#fs.unlink(path);
+    } catch (err) {
+      if (!hasCode(err, 'ENOENT')) throw err;
+    }
+    const j = this.#sealed.findIndex((s) => s.fileNumber === fileNumber);
+    if (j >= 0) this.#sealed.splice(j, 1);
+  }
+
+  /** Waits for rotations, writes what is queued or pending, closes the active file (no final fdatasync). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#rotationTail;
+    await this.#writer.close();
+  }
+
+  #appendToWriter(record: Buffer, options: AppendOptions, onWritten: () => void): Promise<void> {
+    const { first, last } = recordSeqnoRange(record);
+    if (this.#firstSeqno === undefined || first < this.#firstSeqno) this.#firstSeqno = first;
+    if (this.#lastSeqno === undefined || last > this.#lastSeqno) this.#lastSeqno = last;
+    const p = this.#writer.append(record, options, onWritten);
+    if (this.#pendingRotations === 0) this.#maybeRotate();
+    return p;
+  }
+
+  #maybeRotate(): void {
+    const w = this.#writer;
+    if (w.size + w.pendingBytes < this.#maxFileBytes) return;
+    // A failure poisons the journal and rejects whatever queued; nobody awaits this one.
+    this.rotate().catch(() => undefined);
+  }
+
+  async #rotateNow(): Promise<{ sealed: JournalFileInfo }> {
+    try {
+      if (this.#poisoned) throw this.#poisonError();
+      const old = this.#writer;
+      const fileNumber = old.fileNumber + 1;
+      const path = join(this.dir, this.#nameFor(fileNumber));
+      // seal() writes the pending group synchronously, before anything can be queued behind it.
+      const [sealing, creating] = await Promise.allSettled([
+        old.seal(),
+        JournalWriter.create(this.#fs, path, { fileNumber }),
+      ]);
+      if (sealing.status === 'rejected' || creating.status === 'rejected') {
+        if (creating.status === 'fulfilled') {
+          await creating.value.close().catch(() => undefined);
+          await this.#fs.unlink(path).catch(() => undefined);
+        }
+        const err = sealing.status === 'rejected' ? sealing.reason : (creating as PromiseRejectedResult).reason;
+        this.#poison(hasCode(err, ErrorCodes.POISONED) ? ((err as Error).cause ?? err) : err);
+        throw this.#poisonError();
+      }
+      const sealed: JournalFileInfo = {
+        fileNumber: old.fileNumber,
+        path: old.path,
+        firstSeqno: this.#firstSeqno,
+        lastSeqno: this.#lastSeqno,
+        bytes: old.size,
+      };
+      this.#sealed.push(sealed);
+      this.#writer = creating.value;
+      this.#firstSeqno = undefined;
+      this.#lastSeqno = undefined;
+      return { sealed: { ...sealed } };
+    } finally {
+      this.#pendingRotations--;
+      this.#drainQueue();
+    }
+  }
+
+  /** Hands queued appends to the (new) writer in order; a following rotation seals them with it. */
+  #drainQueue(): void {
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const q of queue) {
+      if (this.#poisoned) q.reject(this.#poisonError());
+      else this.#appendToWriter(q.record, q.options, q.onWritten).then(q.resolve, q.reject);
+    }
+    if (this.#pendingRotations === 0 && !this.#poisoned && !this.#closed) this.#maybeRotate();
+  }
+
+  #poison(cause: unknown): void {
+    if (this.#poisoned) return;
+    this.#poisoned = true;
+    this.#poisonCause = cause;
+  }
+
+  #poisonError(): CairnError {
+    return new CairnError(ErrorCodes.POISONED, 'Journal is poisoned by an earlier write, sync or rotation failure', {
+      cause: this.#poisonCause,
+      details: { dir: this.dir },
+    });
+  }
+}

@@ -1,0 +1,88 @@
+// Journal record and header encoding: round trips, exact framing, validation before
+// allocation, and malformed payloads rejected as CAIRN_CORRUPTION.
+import t from 'tap';
+import { crc32 } from '../../lib/codec/checksum.js';
+import { EntryKind } from '../../lib/codec/entry.js';
+import {
+  JOURNAL_HEADER_BYTES,
+  RECORD_HEADER_BYTES,
+  decodeBatch,
+  decodeHeader,
+  encodeBatch,
+  encodeHeader,
+  recordSeqnoRange,
+  type BatchOp,
+} from '../../lib/journal/record.js';
+
+t.test('a batch round-trips with exact framing', async (t) => {
+  const ops: BatchOp[] = [
+    { kind: EntryKind.Put, partitionId: 0, key: Buffer.from('a'), value: Buffer.from('one') },
+    { kind: EntryKind.Delete, partitionId: 300, key: Buffer.from('bb') },
+    { kind: EntryKind.Put, partitionId: 7, key: Buffer.alloc(0), value: Buffer.alloc(0) },
+    { kind: EntryKind.Put, partitionId: 1, key: new Uint8Array([0, 255]), value: Buffer.alloc(200, 9) },
+  ];
+  const record = encodeBatch(2 ** 40, ops);
+  const length = record.readUInt32LE(0);
+  t.equal(length, record.length - RECORD_HEADER_BYTES, 'length field counts the payload');
+  const payload = record.subarray(RECORD_HEADER_BYTES);
+  t.equal(record.readUInt32LE(4), crc32(payload), 'crc covers the payload');
+  const batch = decodeBatch(payload);
+  t.equal(batch.seqno, 2 ** 40);
+  t.equal(batch.ops.length, 4);
+  t.same(
+    batch.ops.map((o) => [o.kind, o.partitionId, o.key.toString('hex'), o.value.toString('hex')]),
+    [
+      [1, 0, '61', Buffer.from('one').toString('hex')],
+      [0, 300, '6262', ''],
+      [1, 7, '', ''],
+      [1, 1, '00ff', Buffer.alloc(200, 9).toString('hex')],
+    ],
+  );
+  t.same(recordSeqnoRange(record), { first: 2 ** 40, last: 2 ** 40 + 3 });
+});
+
+t.test('the payload layout is the documented one', async (t) => {
+  const record = encodeBatch(5, [{ kind: EntryKind.Put, partitionId: 2, key: Buffer.from('k'), value: Buffer.from('vv') }]);
+  // seqno 5, count 1, kind 1, partition 2, key len 1, 'k', value len 2, 'vv'
+  t.equal(record.subarray(RECORD_HEADER_BYTES).toString('hex'), '05010102016b027676');
+});
+
+t.test('arguments are validated', async (t) => {
+  const key = Buffer.from('k');
+  t.throws(() => encodeBatch(-1, [{ kind: EntryKind.Delete, partitionId: 0, key }]), RangeError);
+  t.throws(() => encodeBatch(1.5, [{ kind: EntryKind.Delete, partitionId: 0, key }]), RangeError);
+  t.throws(() => encodeBatch(1, []), RangeError);
+  t.throws(() => encodeBatch(Number.MAX_SAFE_INTEGER, [{ kind: 0, partitionId: 0, key }, { kind: 0, partitionId: 0, key }]), RangeError);
+  t.throws(() => encodeBatch(1, [{ kind: EntryKind.Put, partitionId: 0, key }]), TypeError, 'Put without a value');
+  t.throws(() => encodeBatch(1, [{ kind: 7 as EntryKind, partitionId: 0, key }]), RangeError);
+  t.throws(() => encodeBatch(1, [{ kind: EntryKind.Delete, partitionId: -1, key }]), RangeError);
+  t.throws(() => encodeBatch(1, [{ kind: EntryKind.Delete, partitionId: 0, key: 'k' as unknown as Buffer }]), TypeError);
+});
+
+t.test('malformed payloads are CAIRN_CORRUPTION', async (t) => {
+  const good = encodeBatch(9, [{ kind: EntryKind.Put, partitionId: 0, key: Buffer.from('key'), value: Buffer.from('value') }]);
+  const payload = good.subarray(RECORD_HEADER_BYTES);
+  for (let cut = 0; cut < payload.length; cut++) {
+    t.throws(() => decodeBatch(payload.subarray(0, cut)), { code: 'CAIRN_CORRUPTION' }, `truncated to ${cut}`);
+  }
+  t.throws(() => decodeBatch(Buffer.concat([payload, Buffer.from([0])])), { code: 'CAIRN_CORRUPTION' }, 'trailing byte');
+  const badKind = Buffer.from(payload);
+  badKind[2] = 5;
+  t.throws(() => decodeBatch(badKind), { code: 'CAIRN_CORRUPTION' }, 'unknown kind');
+  t.throws(() => decodeBatch(Buffer.from([1, 0])), { code: 'CAIRN_CORRUPTION' }, 'zero ops');
+  t.throws(() => decodeBatch(Buffer.from([1, 100, 0])), { code: 'CAIRN_CORRUPTION' }, 'count beyond the payload');
+});
+
+t.test('file header', async (t) => {
+  const h = encodeHeader(41);
+  t.equal(h.length, JOURNAL_HEADER_BYTES);
+  t.equal(h.subarray(0, 8).toString('latin1'), 'CAIRNJNL');
+  t.same(decodeHeader(h, 'x'), { fileNumber: 41, version: 1 });
+  const flipped = Buffer.from(h);
+  flipped[14] ^= 1;
+  t.throws(() => decodeHeader(flipped, 'x'), { code: 'CAIRN_CORRUPTION' });
+  const future = Buffer.from(h);
+  future.writeUInt32LE(2, 8);
+  future.writeUInt32LE(crc32(future.subarray(0, 20)), 20);
+  t.throws(() => decodeHeader(future, 'x'), { code: 'CAIRN_UNSUPPORTED_FORMAT' });
+});

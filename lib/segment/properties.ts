@@ -1,0 +1,70 @@
+// The properties block: what a segment holds (counts, key and seqno ranges, creation
+// time), readable without touching data blocks. Pure encode/decode; values immutable.
+import { Reader, varintLength, writeVarint } from '../codec/varint.js';
+import { corruption } from './format.js';
+
+/** The summary the keyspace keeps for every segment (also returned by writeSegment). */
+export interface SegmentMeta {
+  fileSize: number;
+  entryCount: number;
+  tombstoneCount: number;
+  minKey: Buffer;
+  maxKey: Buffer;
+  minSeqno: number;
+  maxSeqno: number;
+}
+
+/** Everything the properties block records, plus the format version from the footer. */
+export interface SegmentProperties extends Omit<SegmentMeta, 'fileSize'> {
+  formatVersion: number;
+  /** Distinct user keys (the number of keys in the bloom filter). */
+  keyCount: number;
+  dataBlockCount: number;
+  /** Bytes of data blocks, trailers included (they start at offset 0). */
+  dataSize: number;
+  /** Bloom filter budget the segment was written with (0: no filter). */
+  bitsPerKey: number;
+  /** Milliseconds since the Unix epoch. */
+  createdAt: number;
+}
+
+type Encoded = Omit<SegmentProperties, 'formatVersion'>;
+
+export function encodeProperties(p: Encoded): Buffer {
+  const numbers = [p.entryCount, p.tombstoneCount, p.keyCount, p.minSeqno, p.maxSeqno, p.dataBlockCount, p.dataSize, p.bitsPerKey, p.createdAt];
+  let size = varintLength(p.minKey.length) + p.minKey.length + varintLength(p.maxKey.length) + p.maxKey.length;
+  for (const n of numbers) size += varintLength(n);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const n of numbers) at = writeVarint(out, at, n);
+  at = writeVarint(out, at, p.minKey.length);
+  at += p.minKey.copy(out, at);
+  at = writeVarint(out, at, p.maxKey.length);
+  p.maxKey.copy(out, at);
+  return out;
+}
+
+/** Decodes a checksummed payload; keys are copied so the block buffer can be dropped. */
+export function decodeProperties(payload: Buffer, formatVersion: number, path: string, offset: number): SegmentProperties {
+  const reader = new Reader(payload);
+  try {
+    const entryCount = reader.varint();
+    const tombstoneCount = reader.varint();
+    const keyCount = reader.varint();
+    const minSeqno = reader.varint();
+    const maxSeqno = reader.varint();
+    const dataBlockCount = reader.varint();
+    const dataSize = reader.varint();
+    const bitsPerKey = reader.varint();
+    const createdAt = reader.varint();
+    const minKey = Buffer.from(reader.bytes(reader.varint()));
+    const maxKey = Buffer.from(reader.bytes(reader.varint()));
+    // Fields appended by later minor revisions of format 1 would follow; ignore them.
+    const sane = tombstoneCount <= entryCount && keyCount <= entryCount && keyCount >= 1 && minSeqno <= maxSeqno && Buffer.compare(minKey, maxKey) <= 0;
+    if (!sane) throw corruption('properties are inconsistent', path, offset);
+    return { formatVersion, entryCount, tombstoneCount, keyCount, minSeqno, maxSeqno, dataBlockCount, dataSize, bitsPerKey, createdAt, minKey, maxKey };
+  } catch (err) {
+    if ((err as { details?: unknown }).details !== undefined) throw err;
+    throw corruption('properties block malformed', path, offset, err);
+  }
+}

@@ -91,7 +91,7 @@ bool CopyByReadWrite(int src, int dst, const std::string& from, const std::strin
 }
 
 // Copies the contents of an open source into an open, empty destination.
-bool CopyContents(int src, int dst, const struct stat& source_stat, const std::string& from, const std::string& to,
+bool CopyContents(int src, int dst, const std::string& from, const std::string& to,
                   int64_t limit, CopyState* state, CopyOutcome* outcome, OpError* error) {
   if (limit < 0 && state->try_clone) {
     if (ioctl(dst, FICLONE, src) == 0) {
@@ -115,15 +115,17 @@ bool CopyContents(int src, int dst, const struct stat& source_stat, const std::s
       ssize_t n = RetryOnEintr([&] { return CopyFileRange(src, dst, chunk); });
       if (n < 0) {
         if (done == 0 && RangeCopyUnsupported(errno)) {
+          // This pair of file systems cannot do it; neither will the rest of the batch.
+          state->try_range_copy = false;
           fall_back = true;
           break;
         }
         return FailPair(error, "copy_file_range", from, to);
       }
-      // Some file systems (procfs-like, or old cross-device kernels) answer 0 for a
-      // non-empty file; read/write then sees the real content.
+      // 0 before any byte is either an empty file or a file system (procfs-like) that
+      // hides its size from copy_file_range; read/write tells the two apart.
       if (n == 0) {
-        if (done == 0 && source_stat.st_size > 0) fall_back = true;
+        fall_back = done == 0;
         break;
       }
       done += static_cast<uint64_t>(n);
@@ -133,7 +135,6 @@ bool CopyContents(int src, int dst, const struct stat& source_stat, const std::s
       outcome->method = CopyMethod::CopyFileRange;
       return true;
     }
-    state->try_range_copy = false;
   }
 
   if (!CopyByReadWrite(src, dst, from, to, wanted, &outcome->bytes, error)) return false;
@@ -185,7 +186,7 @@ bool CopyFile(const std::string& from, const std::string& to, int64_t limit, Cop
     return false;
   }
 
-  bool ok = CopyContents(src, dst, source_stat, from, to, limit, state, outcome, error);
+  bool ok = CopyContents(src, dst, from, to, limit, state, outcome, error);
   if (ok && fsync(dst) != 0) ok = Fail(error, "fsync", to);
   close(src);
   if (ok) {

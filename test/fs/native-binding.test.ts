@@ -1,0 +1,268 @@
+// Direct tests of the C++ addon through the raw binding: errno -> code mapping, error
+// fields, batch positions, copy methods, big batches off the main thread, flock locks,
+// and the loader. Behaviour shared with NodeFileSystem lives in the conformance suite.
+import t, { type Test } from 'tap';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as nodePath from 'node:path';
+import { promisify } from 'node:util';
+import type { BatchItemError, BatchResult } from '../../lib/fs/file-system.js';
+import { loadNative, packageRoot, requireNative, type NativeBinding } from '../../lib/fs/native-binding.js';
+import { NativeFileSystem } from '../../lib/fs/native-file-system.js';
+
+const run = promisify(execFile);
+const native = requireNative();
+const { errno: E } = os.constants;
+
+/** Awaits a rejection and returns it as a batch error (the test fails if it resolves). */
+async function rejection(promise: Promise<unknown>): Promise<BatchItemError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as BatchItemError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** A scratch directory on tmpfs (/dev/shm): another device than the test directory. */
+function otherDeviceDir(t: Test): string {
+  const dir = fs.mkdtempSync(nodePath.join('/dev/shm', 'cairn-native-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('errno maps to Node codes with Node error fields', async (t) => {
+  const dir = t.testdir({ a: 'A', b: 'B', file: 'F', sub: {} });
+  const p = (name: string): string => nodePath.join(dir, name);
+
+  const missing = await rejection(native.linkBatch([p('nope')], [p('x')], false));
+  t.ok(missing instanceof Error, 'an Error instance');
+  t.equal(missing.code, 'ENOENT');
+  t.equal(missing.errno, -E.ENOENT, 'errno is negative, as in Node');
+  t.equal(missing.syscall, 'link');
+  t.equal(missing.path, p('nope'));
+  t.equal(missing.dest, p('x'));
+
+  const exists = await rejection(native.linkBatch([p('a')], [p('b')], false));
+  t.equal(exists.code, 'EEXIST');
+  t.equal(exists.errno, -E.EEXIST);
+
+  const notDir = await rejection(native.linkBatch([p('a')], [p('file/inside')], false));
+  t.equal(notDir.code, 'ENOTDIR');
+  t.equal(notDir.errno, -E.ENOTDIR);
+
+  const isDir = await rejection(native.copyBatch([p('sub')], [p('sub-copy')], [-1], false));
+  t.equal(isDir.code, 'EISDIR');
+  t.notOk(fs.existsSync(p('sub-copy')), 'no destination is created for a directory source');
+
+  const crossDevice = otherDeviceDir(t);
+  const exdev = await rejection(native.linkBatch([p('a')], [nodePath.join(crossDevice, 'a')], false));
+  t.equal(exdev.code, 'EXDEV');
+
+  const openDest = await rejection(native.copyBatch([p('a')], [p('b')], [-1], false));
+  t.equal(openDest.code, 'EEXIST');
+  t.equal(openDest.syscall, 'open');
+  t.equal(openDest.path, p('b'), 'the failing open names the destination');
+  t.equal(fs.readFileSync(p('b'), 'utf8'), 'B', 'an existing destination is left alone');
+
+  const syncMissing = await rejection(native.syncBatch([p('nope')], false, false));
+  t.match(syncMissing, { code: 'ENOENT', syscall: 'open', path: p('nope') });
+  const syncFileAsDir = await rejection(native.syncDirs([p('file')], false));
+  t.match(syncFileAsDir, { code: 'ENOTDIR', syscall: 'open', path: p('file') });
+  const statMissing = await rejection(native.sameDevice(p('a'), p('nope')));
+  t.match(statMissing, { code: 'ENOENT', syscall: 'stat', path: p('nope') });
+});
+
+t.test('stop mode rejects with index and completed; continue mode reports each item', async (t) => {
+  const dir = t.testdir({ a: 'A', b: 'B', c: 'C', taken: 'T' });
+  const p = (name: string): string => nodePath.join(dir, name);
+  const froms = [p('a'), p('b'), p('c')];
+
+  const stopped = await rejection(native.linkBatch(froms, [p('a1'), p('taken'), p('c1')], false));
+  t.match(stopped, { code: 'EEXIST', index: 1, completed: 1, path: p('b'), dest: p('taken') });
+  t.ok(fs.existsSync(p('a1')), 'the item before the failure was done');
+  t.notOk(fs.existsSync(p('c1')), 'no item after the failure was attempted');
+
+  const result = await native.linkBatch(froms, [p('a2'), p('taken'), p('c2')], true);
+  t.equal(result.completed, 2);
+  t.equal(result.items.length, 3);
+  t.same(result.items[0], { ok: true });
+  const failed = result.items[1];
+  t.equal(failed?.ok, false);
+  if (failed?.ok === false) t.match(failed.error, { code: 'EEXIST', index: 1, syscall: 'link' });
+  t.same(result.items[2], { ok: true });
+  t.ok(fs.existsSync(p('c2')), 'continue mode attempted the item after the failure');
+
+  const syncs = await native.syncBatch([p('a'), p('nope'), p('b')], true, true);
+  t.equal(syncs.completed, 2);
+  t.match(syncs.items[1], { ok: false, error: { code: 'ENOENT', index: 1 } });
+  t.equal(syncs.bytes, 0);
+});
+
+t.test('copies report method and bytes and preserve content and mode', async (t) => {
+  const content = Buffer.alloc(3 * 1024 * 1024 + 17);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 31) & 0xff;
+  const dir = t.testdir({ src: content, empty: '' });
+  const p = (name: string): string => nodePath.join(dir, name);
+  fs.chmodSync(p('src'), 0o600);
+
+  const whole = await native.copyBatch([p('src'), p('empty')], [p('whole'), p('empty-copy')], [-1, -1], false);
+  const [first, second] = whole.items;
+  t.match(first, { ok: true, bytes: content.length });
+  if (first?.ok) t.ok(first.method === 'clone' || first.method === 'copy_file_range', `same-device copy in the kernel (${first.method})`);
+  t.match(second, { ok: true, bytes: 0 });
+  t.equal(whole.bytes, content.length);
+  t.ok(fs.readFileSync(p('whole')).equals(content), 'content copied exactly');
+  t.equal(fs.statSync(p('whole')).mode & 0o777, 0o600, "the copy takes the source's mode");
+  t.equal(fs.statSync(p('empty-copy')).size, 0);
+
+  const prefix = await native.copyBatch([p('src')], [p('prefix')], [1_000_001], false);
+  t.match(prefix.items[0], { ok: true, bytes: 1_000_001 });
+  t.not(prefix.items[0]?.ok === true ? prefix.items[0].method : undefined, 'clone', 'a limited copy never clones');
+  t.ok(fs.readFileSync(p('prefix')).equals(content.subarray(0, 1_000_001)));
+
+  const cross = nodePath.join(otherDeviceDir(t), 'copy');
+  const crossResult = await native.copyBatch([p('src')], [cross], [-1], false);
+  t.match(crossResult.items[0], { ok: true, bytes: content.length, method: 'readwrite' }, 'ext4 -> tmpfs falls back to read/write');
+  t.ok(fs.readFileSync(cross).equals(content));
+
+  // procfs reports size 0, so copy_file_range copies nothing; read/write finds the content.
+  const proc = await native.copyBatch(['/proc/self/status'], [p('status')], [-1], false);
+  t.match(proc.items[0], { ok: true, method: 'readwrite' });
+  t.ok(fs.statSync(p('status')).size > 0, 'the procfs content was copied');
+});
+
+t.test('a 10,000-item linkBatch', async (t) => {
+  const dir = t.testdir({ src: 'shared', out: {} });
+  const count = 10_000;
+  const froms = new Array<string>(count).fill(nodePath.join(dir, 'src'));
+  const tos = Array.from({ length: count }, (_, i) => nodePath.join(dir, 'out', `l${i}`));
+  const result = await native.linkBatch(froms, tos, false);
+  t.equal(result.completed, count);
+  t.equal(result.items.length, count);
+  t.ok(result.items.every((item) => item.ok), 'every item ok');
+  t.equal(fs.statSync(nodePath.join(dir, 'src')).nlink, count + 1);
+  t.equal(fs.readdirSync(nodePath.join(dir, 'out')).length, count);
+});
+
+t.test('the event loop keeps turning while a large copy runs', async (t) => {
+  const chunk = Buffer.alloc(8 * 1024 * 1024, 7);
+  const dir = t.testdir({ a: chunk, b: chunk, c: chunk, d: chunk });
+  const names = ['a', 'b', 'c', 'd'];
+  let ticks = 0;
+  let running = true;
+  const spin = (): void => {
+    if (!running) return;
+    ticks++;
+    setImmediate(spin);
+  };
+  const copy = native.copyBatch(
+    names.map((n) => nodePath.join(dir, n)),
+    names.map((n) => nodePath.join(dir, `${n}.copy`)),
+    names.map(() => chunk.length),
+    false,
+  );
+  setImmediate(spin);
+  const result: BatchResult = await copy;
+  running = false;
+  t.equal(result.bytes, 4 * chunk.length);
+  t.ok(ticks > 0, `setImmediate ran ${ticks} times while the copy was in flight`);
+});
+
+t.test('flock locks: exclusive in and across processes, unlock then relock', async (t) => {
+  const dir = t.testdir({});
+  const lockPath = nodePath.join(dir, 'LOCK');
+
+  const handle = await native.lock(lockPath);
+  t.type(handle, 'number');
+  t.ok(fs.existsSync(lockPath), 'the lock file is created');
+  t.match(await rejection(native.lock(lockPath)), { code: 'CAIRN_LOCKED', path: lockPath }, 'a second open in this process is refused');
+
+  const root = packageRoot();
+  const child = `require(${JSON.stringify(nodePath.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)})
+    .lock(${JSON.stringify(lockPath)}).then(() => console.log('acquired'), (e) => console.log(e.code));`;
+  const { stdout: whileHeld } = await run(process.execPath, ['-e', child]);
+  t.equal(whileHeld.trim(), 'CAIRN_LOCKED', 'another process is refused while held');
+
+  await native.unlock(handle);
+  t.match(await rejection(native.unlock(handle)), { code: 'EBADF' }, 'a handle unlocks once');
+  t.match(await rejection(native.unlock(0)), { code: 'EBADF' }, 'a handle lock() never gave out (stdin) is refused');
+
+  const { stdout: afterUnlock } = await run(process.execPath, ['-e', child]);
+  t.equal(afterUnlock.trim(), 'acquired', 'another process gets it after unlock');
+  const again = await native.lock(lockPath);
+  await native.unlock(again);
+});
+
+t.test('the binding checks its own arguments synchronously', async (t) => {
+  const raw = native as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.throws(() => raw.linkBatch?.('a', ['b'], false), TypeError);
+  t.throws(() => raw.linkBatch?.(['a'], ['b', 'c'], false), RangeError);
+  t.throws(() => raw.linkBatch?.(['a'], ['b'], 'yes'), TypeError);
+  t.throws(() => raw.syncBatch?.(['a\0b'], false, false), TypeError);
+  t.throws(() => raw.copyBatch?.(['a'], ['b'], [-2], false), RangeError);
+  t.throws(() => raw.copyBatch?.(['a'], ['b'], [1.5], false), RangeError);
+  t.throws(() => raw.copyBatch?.(['a'], ['b'], [], false), RangeError);
+  t.throws(() => raw.unlock?.('3'), TypeError);
+});
+
+t.test('NativeFileSystem validates before calling native code', async (t) => {
+  const calls: string[] = [];
+  const record = (name: string) => async (): Promise<never> => {
+    calls.push(name);
+    throw new Error('native code must not be reached');
+  };
+  const fake: NativeBinding = {
+    linkBatch: record('linkBatch'),
+    copyBatch: record('copyBatch'),
+    syncBatch: record('syncBatch'),
+    syncDirs: record('syncDirs'),
+    lock: record('lock'),
+    unlock: record('unlock'),
+    sameDevice: record('sameDevice'),
+  };
+  const nfs = new NativeFileSystem(fake);
+  const bad = nfs as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  await t.rejects(nfs.copyBatch([['a', 'b', -1]]), RangeError);
+  await t.rejects(nfs.copyBatch([['a', 'b', 2 ** 53]]), RangeError);
+  await t.rejects(bad.copyBatch!([['a']]), TypeError);
+  await t.rejects(bad.linkBatch!([['a', '']]), TypeError);
+  await t.rejects(bad.syncBatch!(['a'], { dataOnly: 'yes' }), TypeError);
+  await t.rejects(bad.syncDirs!(['a'], { continueOnError: 1 }), TypeError);
+  await t.rejects(bad.lock!(42), TypeError);
+  await t.rejects(bad.sameDevice!('a', ''), TypeError);
+  t.same(calls, [], 'no native call was made');
+});
+
+t.test('NativeFileSystem maps lock contention to CairnError and unlocks once', async (t) => {
+  const nfs = new NativeFileSystem();
+  const dir = t.testdir({ a: 'A' });
+  const lockPath = nodePath.join(dir, 'LOCK');
+  const held = await nfs.lock(lockPath);
+  const refused = await rejection(nfs.lock(lockPath));
+  t.equal(refused.code, 'CAIRN_LOCKED');
+  t.equal(refused.name, 'CairnError');
+  await held.unlock();
+  await held.unlock();
+  const again = await nfs.lock(lockPath);
+  await again.unlock();
+  t.equal(await nfs.sameDevice(dir, nodePath.join(dir, 'a')), true);
+  t.equal(await nfs.sameDevice(dir, otherDeviceDir(t)), false);
+  const single = await rejection(nfs.syncFile(nodePath.join(dir, 'nope')));
+  t.equal(single.code, 'ENOENT');
+  t.equal(single.index, undefined, 'a single-path call carries no batch position');
+});
+
+t.test('the loader: cached, and CAIRN_NATIVE=0 means unavailable', async (t) => {
+  t.equal(loadNative(), native, 'one binding per process');
+  const loaderUrl = new URL('../../lib/fs/native-binding.js', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(loaderUrl)});
+    let code = 'none';
+    try { m.requireNative(); } catch (e) { code = e.code + ' ' + (e.cause instanceof Error); }
+    console.log(String(m.loadNative()) + ' ' + code);`;
+  const { stdout } = await run(process.execPath, [...process.execArgv, '--input-type=module', '-e', script], {
+    env: { ...process.env, CAIRN_NATIVE: '0' },
+  });
+  t.equal(stdout.trim(), 'undefined CAIRN_NATIVE_UNAVAILABLE true');
+});

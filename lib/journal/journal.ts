@@ -34,6 +34,8 @@ interface Queued {
   record: Buffer;
   options: AppendOptions;
   onWritten: () => void;
+  /** rotate() calls made before this append: it belongs in the file that rotation starts. */
+  epoch: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -53,6 +55,8 @@ export class Journal {
   #sealed: JournalFileInfo[];
   /** Rotations requested and not finished; while > 0, new appends queue. */
   #pendingRotations = 0;
+  #rotationsRequested = 0;
+  #rotationsDone = 0;
   #rotationTail: Promise<unknown> = Promise.resolve();
   #queue: Queued[] = [];
   #poisoned = false;
@@ -100,7 +104,7 @@ export class Journal {
     if (this.#closed) return Promise.reject(new CairnError(ErrorCodes.CLOSED, 'Journal is closed'));
     if (this.#pendingRotations > 0) {
       return new Promise<void>((resolve, reject) => {
-        this.#queue.push({ record, options, onWritten, resolve, reject });
+        this.#queue.push({ record, options, onWritten, epoch: this.#rotationsRequested, resolve, reject });
       });
     }
     return this.#appendToWriter(record, options, onWritten);
@@ -109,12 +113,14 @@ export class Journal {
   /**
    * Seals the active file and starts the next. When it resolves, the sealed file is
    * durable and immutable, holds every append made before this call, and the new active
-   * file holds only appends made after it. Rotations requested together run one by one.
+   * file holds only appends made after it (exactly that cut, even when rotations are
+   * requested back to back: they run one by one, each sealing its own share of the queue).
    */
   rotate(): Promise<{ sealed: JournalFileInfo }> {
     if (this.#poisoned) return Promise.reject(this.#poisonError());
     if (this.#closed) return Promise.reject(new CairnError(ErrorCodes.CLOSED, 'Journal is closed'));
     this.#pendingRotations++;
+    this.#rotationsRequested++;
     const p = this.#rotationTail.then(() => this.#rotateNow());
     this.#rotationTail = p.catch(() => undefined);
     return p;
@@ -206,15 +212,22 @@ export class Journal {
       return { sealed: { ...sealed } };
     } finally {
       this.#pendingRotations--;
+      this.#rotationsDone++;
       this.#drainQueue();
     }
   }
 
-  /** Hands queued appends to the (new) writer in order; a following rotation seals them with it. */
+  /**
+   * Hands the queued appends that belong in the new file (made before the next rotate()
+   * call) to its writer, in order; the rest wait for the rotations they come after.
+   */
   #drainQueue(): void {
     const queue = this.#queue;
-    this.#queue = [];
-    for (const q of queue) {
+    let n = 0;
+    while (n < queue.length && queue[n].epoch <= this.#rotationsDone) n++;
+    this.#queue = queue.slice(n);
+    for (let i = 0; i < n; i++) {
+      const q = queue[i];
       if (this.#poisoned) q.reject(this.#poisonError());
       else this.#appendToWriter(q.record, q.options, q.onWritten).then(q.resolve, q.reject);
     }

@@ -73,7 +73,11 @@ export class BlockCache {
       this.files.set(fileNumber, file);
     }
     const existing = file.get(offset);
-    if (existing !== undefined) this.remove(existing, file);
+    if (existing !== undefined) {
+      this.unlink(existing);
+      this.bytes -= existing.charge;
+      this.blocks--;
+    }
     const node: Node = { fileNumber, offset, block, charge, newer: undefined, older: undefined };
     file.set(offset, node);
     this.pushNewest(node);

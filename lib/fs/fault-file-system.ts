@@ -204,69 +204,69 @@ export class FaultFileSystem implements FileSystem {
     return new FaultFileHandle(this, handle);
   }
 
-  readFile(path: string): Promise<Buffer> {
+  async readFile(path: string): Promise<Buffer> {
     validatePath(path);
     return this.#run(this.#call('readFile', false, 'readFile', path), () => this.inner.readFile(path));
   }
 
-  writeFile(path: string, data: Uint8Array | string, options?: { exclusive?: boolean }): Promise<void> {
+  async writeFile(path: string, data: Uint8Array | string, options?: { exclusive?: boolean }): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('writeFile', true, 'writeFile', path), () => this.inner.writeFile(path, data, options));
   }
 
-  rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string): Promise<void> {
     validatePath(from, 'from');
     validatePath(to, 'to');
     return this.#run(this.#call('rename', true, 'rename', from, to), () => this.inner.rename(from, to));
   }
 
-  link(existing: string, newPath: string): Promise<void> {
+  async link(existing: string, newPath: string): Promise<void> {
     validatePath(existing, 'existing');
     validatePath(newPath, 'newPath');
     return this.#run(this.#call('link', true, 'link', existing, newPath), () => this.inner.link(existing, newPath));
   }
 
-  unlink(path: string): Promise<void> {
+  async unlink(path: string): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('unlink', true, 'unlink', path), () => this.inner.unlink(path));
   }
 
-  mkdir(path: string, options?: { recursive?: boolean }): Promise<MkdirResult> {
+  async mkdir(path: string, options?: { recursive?: boolean }): Promise<MkdirResult> {
     validatePath(path);
     return this.#run(this.#call('mkdir', true, options?.recursive === true ? 'mkdir -p' : 'mkdir', path), () => this.inner.mkdir(path, options));
   }
 
-  rmdir(path: string): Promise<void> {
+  async rmdir(path: string): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('rmdir', true, 'rmdir', path), () => this.inner.rmdir(path));
   }
 
-  removeTree(path: string): Promise<void> {
+  async removeTree(path: string): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('removeTree', true, 'removeTree', path), () => this.inner.removeTree(path));
   }
 
-  readdir(path: string): Promise<string[]> {
+  async readdir(path: string): Promise<string[]> {
     validatePath(path);
     return this.#run(this.#call('readdir', false, 'readdir', path), () => this.inner.readdir(path));
   }
 
-  stat(path: string): Promise<FileStat> {
+  async stat(path: string): Promise<FileStat> {
     validatePath(path);
     return this.#run(this.#call('stat', false, 'stat', path), () => this.inner.stat(path));
   }
 
-  statOrUndefined(path: string): Promise<FileStat | undefined> {
+  async statOrUndefined(path: string): Promise<FileStat | undefined> {
     validatePath(path);
     return this.#run(this.#call('stat', false, 'stat', path), () => this.inner.statOrUndefined(path));
   }
 
-  syncFile(path: string, options?: { dataOnly?: boolean }): Promise<void> {
+  async syncFile(path: string, options?: { dataOnly?: boolean }): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('sync', true, options?.dataOnly === true ? 'datasync' : 'sync', path), () => this.inner.syncFile(path, options));
   }
 
-  syncDir(path: string): Promise<void> {
+  async syncDir(path: string): Promise<void> {
     validatePath(path);
     return this.#run(this.#call('syncDir', true, 'syncDir', path), () => this.inner.syncDir(path));
   }
@@ -280,13 +280,13 @@ export class FaultFileSystem implements FileSystem {
     };
   }
 
-  sameDevice(a: string, b: string): Promise<boolean> {
+  async sameDevice(a: string, b: string): Promise<boolean> {
     validatePath(a, 'a');
     validatePath(b, 'b');
     return this.#run(this.#call('sameDevice', false, 'sameDevice', a, b), () => this.inner.sameDevice(a, b));
   }
 
-  linkBatch(pairs: readonly PathPair[], options?: BatchOptions): Promise<BatchResult> {
+  async linkBatch(pairs: readonly PathPair[], options?: BatchOptions): Promise<BatchResult> {
     validatePairs(pairs);
     validateBatchOptions(options);
     return this.#batch(
@@ -297,7 +297,7 @@ export class FaultFileSystem implements FileSystem {
     );
   }
 
-  copyBatch(requests: readonly CopyRequest[], options?: CopyOptions): Promise<BatchResult> {
+  async copyBatch(requests: readonly CopyRequest[], options?: CopyOptions): Promise<BatchResult> {
     const resolved = validateCopyRequests(requests, options);
     return this.#batch(
       'copyBatch',
@@ -310,7 +310,7 @@ export class FaultFileSystem implements FileSystem {
     );
   }
 
-  syncBatch(paths: readonly string[], options?: SyncOptions): Promise<BatchResult> {
+  async syncBatch(paths: readonly string[], options?: SyncOptions): Promise<BatchResult> {
     validatePaths(paths);
     validateBatchOptions(options);
     const verb = options?.dataOnly === true ? 'datasync' : 'sync';
@@ -322,7 +322,7 @@ export class FaultFileSystem implements FileSystem {
     );
   }
 
-  syncDirs(paths: readonly string[], options?: BatchOptions): Promise<BatchResult> {
+  async syncDirs(paths: readonly string[], options?: BatchOptions): Promise<BatchResult> {
     validatePaths(paths);
     validateBatchOptions(options);
     return this.#batch(
@@ -434,9 +434,10 @@ export class FaultFileSystem implements FileSystem {
     runInner: (indices: number[], options: BatchOptions) => Promise<BatchResult>,
   ): Promise<BatchResult> {
     const whole: Call = { op, paths: [], mutating: false, line: `${op} [${items.length}]` };
+    const wholeEntry = this.#record(whole);
     const wholeFault = this.#decide(whole);
     if (wholeFault !== undefined) {
-      this.#record(whole).failure = wholeFault.code;
+      wholeEntry.failure = wholeFault.code;
       throw wholeFault;
     }
     const continueOnError = options?.continueOnError === true;

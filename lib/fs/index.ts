@@ -1,7 +1,7 @@
 // The face of the file-system layer: the seam's types, its implementations, the
 // durability helpers, and the choice of the default implementation (made once per process).
 import type { FileSystem } from './file-system.js';
-import { loadNative } from './native-binding.js';
+import { loadNative, nativeLoadError } from './native-binding.js';
 import { NativeFileSystem } from './native-file-system.js';
 import { NodeFileSystem } from './node-file-system.js';
 
@@ -16,6 +16,8 @@ export { writeFileAtomic, mkdirDurable, syncParent, renameDurable, removeTreeDur
 export interface FileSystemChoice {
   kind: 'native' | 'node';
   reason: 'addon loaded' | 'CAIRN_NATIVE=0' | 'addon failed to load';
+  /** Why the addon did not load, when it did not. */
+  error?: unknown;
 }
 
 let chosen: { choice: FileSystemChoice; fs: FileSystem } | undefined;
@@ -25,7 +27,7 @@ function choose(): { choice: FileSystemChoice; fs: FileSystem } {
   if (process.env.CAIRN_NATIVE === '0') {
     chosen = { choice: { kind: 'node', reason: 'CAIRN_NATIVE=0' }, fs: new NodeFileSystem() };
   } else if (loadNative() === undefined) {
-    chosen = { choice: { kind: 'node', reason: 'addon failed to load' }, fs: new NodeFileSystem() };
+    chosen = { choice: { kind: 'node', reason: 'addon failed to load', error: nativeLoadError() }, fs: new NodeFileSystem() };
   } else {
     chosen = { choice: { kind: 'native', reason: 'addon loaded' }, fs: new NativeFileSystem() };
   }

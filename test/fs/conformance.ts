@@ -350,7 +350,7 @@ export function runConformance(t: Test, name: string, factory: () => FileSystem)
     let target: FileSystem = fs;
     let other: string;
     if (mounted === undefined) {
-      t.comment('not root: ENOSPC and EXDEV are injected through FaultFileSystem');
+      t.comment('no tmpfs (not root, or CAIRN_TEST_NO_MOUNT=1): ENOSPC and EXDEV are injected through FaultFileSystem');
       const faults = new FaultFileSystem(fs);
       faults.inject({ op: 'copy', path: 'full', code: 'ENOSPC' });
       faults.inject({ op: 'link', path: 'other-device', code: 'EXDEV' });

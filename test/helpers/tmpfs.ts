@@ -9,8 +9,9 @@ interface Teardown {
   teardown(fn: () => void): void;
 }
 
-/** True when this process may mount file systems (root on Linux). */
+/** True when this process may mount file systems (root on Linux); CAIRN_TEST_NO_MOUNT=1 forces the fallback. */
 export function canMount(): boolean {
+  if (process.env.CAIRN_TEST_NO_MOUNT === '1') return false;
   return process.platform === 'linux' && typeof process.getuid === 'function' && process.getuid() === 0;
 }
 

@@ -78,7 +78,11 @@ async function loadFileSystems() {
     const bindingModule = await importDist('fs/native-binding.js');
     const binding = bindingModule.loadNative();
     if (binding === undefined) {
-      const why = process.env.CAIRN_NATIVE === '0' ? 'CAIRN_NATIVE=0 is set' : 'the addon failed to load';
+      const cause = bindingModule.nativeLoadError?.();
+      const why =
+        process.env.CAIRN_NATIVE === '0'
+          ? 'CAIRN_NATIVE=0 is set'
+          : `the addon failed to load${cause instanceof Error ? ` (${cause.message})` : ''}`;
       throw new Error(`${why}; build it with \`npm run build:native\` (or \`npm run prebuild\`)`);
     }
     loaded.binding = binding;
@@ -87,7 +91,7 @@ async function loadFileSystems() {
     if (loaded.native.kind !== 'native') throw new Error(`NativeFileSystem reports kind '${loaded.native.kind}'`);
   } catch (error) {
     loaded.reasons.native = error.message;
-    loaded.reasons.binding ??= loaded.binding === undefined ? error.message : undefined;
+    if (loaded.binding === undefined) loaded.reasons.binding = error.message;
   }
   return loaded;
 }

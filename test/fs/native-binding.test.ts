@@ -133,6 +133,16 @@ t.test('copies report method and bytes and preserve content and mode', async (t)
   t.ok(fs.statSync(p('status')).size > 0, 'the procfs content was copied');
 });
 
+t.test('a copy that fails midway removes its partial destination', async (t) => {
+  const dir = t.testdir({});
+  const dest = nodePath.join(dir, 'mem');
+  // Reading /proc/self/mem at offset 0 (never mapped) fails with EIO after the
+  // destination was created: a real mid-copy failure without fault injection.
+  const failed = await rejection(native.copyBatch(['/proc/self/mem'], [dest], [4096], false));
+  t.match(failed, { code: 'EIO', syscall: 'read', path: '/proc/self/mem', index: 0, completed: 0 });
+  t.notOk(fs.existsSync(dest), 'the partial copy was unlinked');
+});
+
 t.test('a 10,000-item linkBatch', async (t) => {
   const dir = t.testdir({ src: 'shared', out: {} });
   const count = 10_000;

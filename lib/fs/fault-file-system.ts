@@ -79,6 +79,12 @@ interface TraceEntry {
   failure?: string;
 }
 
+interface HandleGate {
+  call(op: FaultOp, mutating: boolean, verb: string, path: string): Call;
+  run<T>(call: Call, body: () => Promise<T>): Promise<T>;
+  runSync<T>(call: Call, body: () => T): T;
+}
+
 interface Call {
   op: FaultOp;
   paths: readonly string[];
@@ -154,6 +160,9 @@ export class FaultFileSystem implements FileSystem {
   inject(rule: FaultRule): InjectedFault {
     if (rule.nth !== undefined && (!Number.isSafeInteger(rule.nth) || rule.nth < 1)) throw new RangeError('nth must be a positive integer');
     if (rule.item !== undefined && (!Number.isSafeInteger(rule.item) || rule.item < 0)) throw new RangeError('item must be a non-negative integer');
+    if (rule.item !== undefined && (rule.op === '*' || (typeof rule.op === 'string' ? [rule.op] : rule.op).some((op) => !BATCH_OPS.has(op)))) {
+      throw new TypeError('item is only meaningful for batch ops (linkBatch, copyBatch, syncBatch, syncDirs)');
+    }
     if (rule.code !== undefined && (typeof rule.code !== 'string' || rule.code.length === 0)) throw new TypeError('code must be a non-empty string');
     const armed = new ArmedRule(rule);
     this.#rules.push(armed);
@@ -201,7 +210,7 @@ export class FaultFileSystem implements FileSystem {
     const handle = await this.#run({ op: 'open', paths: [path], mutating: mode !== 'r' && mode !== 'r+', line: `open ${this.#p(path)} (${mode})` }, () =>
       this.inner.open(path, mode),
     );
-    return new FaultFileHandle(this, handle);
+    return new FaultFileHandle(this.#gate, handle);
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -333,30 +342,25 @@ export class FaultFileSystem implements FileSystem {
     );
   }
 
-  /** For FaultFileHandle: the same gate as every other call. */
-  runHandleCall<T>(call: Call, body: () => T): T {
-    const entry = this.#record(call);
-    const fault = this.#decide(call);
-    if (fault !== undefined) {
-      entry.failure = fault.code;
-      throw fault;
-    }
-    try {
-      return body();
-    } catch (err) {
-      entry.failure = codeOf(err);
-      throw err;
-    }
-  }
-
-  /** For FaultFileHandle: an async call through the gate. */
-  async runHandleCallAsync<T>(call: Call, body: () => Promise<T>): Promise<T> {
-    return this.#run(call, body);
-  }
-
-  handleCall(op: FaultOp, mutating: boolean, verb: string, path: string): Call {
-    return this.#call(op, mutating, verb, path);
-  }
+  /** The gate every wrapped FileHandle goes through, the same one as every other call. */
+  readonly #gate: HandleGate = {
+    call: (op, mutating, verb, path) => this.#call(op, mutating, verb, path),
+    run: (call, body) => this.#run(call, body),
+    runSync: (call, body) => {
+      const entry = this.#record(call);
+      const fault = this.#decide(call);
+      if (fault !== undefined) {
+        entry.failure = fault.code;
+        throw fault;
+      }
+      try {
+        return body();
+      } catch (err) {
+        entry.failure = codeOf(err);
+        throw err;
+      }
+    },
+  };
 
   #p(path: string): string {
     return this.#rewrite(path);
@@ -425,7 +429,9 @@ export class FaultFileSystem implements FileSystem {
   /**
    * Runs a batch through the gate: the whole call first, then each item in order. The
    * inner file system runs only the items not faulted (in stop mode, those before the
-   * first fault), so what it reports lines up with the caller's indices.
+   * first fault), so what it reports lines up with the caller's indices. Items are judged
+   * before the inner call, so after a real stop-mode failure the items that were never
+   * attempted have still advanced rule counters and the crash count.
    */
   async #batch(
     op: FaultOp,
@@ -500,50 +506,50 @@ export class FaultFileSystem implements FileSystem {
   }
 }
 
-/** A FileHandle whose every method passes through the owning FaultFileSystem's gate. */
+/** A FileHandle whose every method passes through its FaultFileSystem's gate. */
 class FaultFileHandle implements FileHandle {
   readonly path: string;
-  readonly #owner: FaultFileSystem;
+  readonly #gate: HandleGate;
   readonly #inner: FileHandle;
 
-  constructor(owner: FaultFileSystem, inner: FileHandle) {
-    this.#owner = owner;
+  constructor(gate: HandleGate, inner: FileHandle) {
+    this.#gate = gate;
     this.#inner = inner;
     this.path = inner.path;
   }
 
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    return this.#owner.runHandleCallAsync(this.#call('read', false, 'read'), () => this.#inner.read(buffer, offset, length, position));
+    return this.#gate.run(this.#call('read', false, 'read'), () => this.#inner.read(buffer, offset, length, position));
   }
 
   readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
-    return this.#owner.runHandleCall(this.#call('read', false, 'read'), () => this.#inner.readSync(buffer, offset, length, position));
+    return this.#gate.runSync(this.#call('read', false, 'read'), () => this.#inner.readSync(buffer, offset, length, position));
   }
 
   write(buffer: Uint8Array, offset?: number, length?: number, position?: number | null): Promise<number> {
-    return this.#owner.runHandleCallAsync(this.#call('write', true, 'write'), () => this.#inner.write(buffer, offset, length, position));
+    return this.#gate.run(this.#call('write', true, 'write'), () => this.#inner.write(buffer, offset, length, position));
   }
 
   writeSync(buffer: Uint8Array, offset?: number, length?: number, position?: number | null): number {
-    return this.#owner.runHandleCall(this.#call('write', true, 'write'), () => this.#inner.writeSync(buffer, offset, length, position));
+    return this.#gate.runSync(this.#call('write', true, 'write'), () => this.#inner.writeSync(buffer, offset, length, position));
   }
 
   sync(dataOnly?: boolean): Promise<void> {
-    return this.#owner.runHandleCallAsync(this.#call('sync', true, dataOnly === true ? 'datasync' : 'sync'), () => this.#inner.sync(dataOnly));
+    return this.#gate.run(this.#call('sync', true, dataOnly === true ? 'datasync' : 'sync'), () => this.#inner.sync(dataOnly));
   }
 
   truncate(length: number): Promise<void> {
-    return this.#owner.runHandleCallAsync(this.#call('truncate', true, 'truncate'), () => this.#inner.truncate(length));
+    return this.#gate.run(this.#call('truncate', true, 'truncate'), () => this.#inner.truncate(length));
   }
 
   stat(): Promise<FileStat> {
-    return this.#owner.runHandleCallAsync(this.#call('fstat', false, 'fstat'), () => this.#inner.stat());
+    return this.#gate.run(this.#call('fstat', false, 'fstat'), () => this.#inner.stat());
   }
 
   /** A faulted close still closes the inner handle: the descriptor must not leak. */
   async close(): Promise<void> {
     try {
-      await this.#owner.runHandleCallAsync(this.#call('close', false, 'close'), () => this.#inner.close());
+      await this.#gate.run(this.#call('close', false, 'close'), () => this.#inner.close());
     } catch (err) {
       if ((err as { injected?: unknown }).injected === true || hasCode(err, ErrorCodes.INJECTED_FAULT)) {
         await this.#inner.close().catch(() => undefined);
@@ -553,7 +559,7 @@ class FaultFileHandle implements FileHandle {
   }
 
   #call(op: FaultOp, mutating: boolean, verb: string): Call {
-    return this.#owner.handleCall(op, mutating, verb, this.#inner.path);
+    return this.#gate.call(op, mutating, verb, this.#inner.path);
   }
 }
 

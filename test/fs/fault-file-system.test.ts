@@ -197,6 +197,7 @@ t.test('inject validates its rule; wrapper methods validate before any I/O', asy
   t.throws(() => fs.inject({ op: 'link', nth: 0 }), RangeError);
   t.throws(() => fs.inject({ op: 'linkBatch', item: -1 }), RangeError);
   t.throws(() => fs.inject({ op: 'link', code: '' }), TypeError);
+  t.throws(() => fs.inject({ op: 'link', item: 0 }), TypeError, 'item needs a batch op');
   t.throws(() => fs.crashAfter(-1), RangeError);
   await t.rejects(fs.mkdir(42 as never), TypeError);
   await t.rejects(fs.copyBatch([[p('a'), p('b'), -1]]), RangeError);

@@ -148,9 +148,11 @@ export class Keyspace {
     const trees = new Map<string, Tree>();
     let journal: Journal | undefined;
     let keyspace: Keyspace | undefined;
+    let cacheIds = 0;
     const host: TreeHost = {
       fs,
       cache,
+      nextCacheId: () => ++cacheIds,
       poison: (err) => keyspace?.poison(err),
     };
     try {

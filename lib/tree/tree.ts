@@ -36,6 +36,11 @@ export interface TreeOptions {
 export interface TreeHost {
   readonly fs: FileSystem;
   readonly cache: BlockCache;
+  /**
+   * A keyspace-unique id for a segment reader's blocks in the shared cache: segment file
+   * numbers are per partition, so they cannot key a cache shared by all partitions.
+   */
+  nextCacheId(): number;
   /** A failed flush or manifest write: the keyspace refuses further writes. */
   poison(err: unknown): void;
 }
@@ -77,9 +82,11 @@ export class Tree {
     private readonly options: TreeOptions,
     state: VersionState,
     manifestNumber: number,
+    readers: Map<number, SegmentReader>,
   ) {
     this.manifestNumber = manifestNumber;
     this.nextFileNumber = state.nextFileNumber;
+    for (const [n, reader] of readers) this.readers.set(n, reader);
     this.current = this.adopt(state);
   }
 
@@ -88,7 +95,7 @@ export class Tree {
     await mkdirDurable(host.fs, segmentsDir(root));
     const state: VersionState = { partition: name, partitionId: id, persistedSeqno, nextFileNumber: 2, levels: [[]] };
     await writeManifest(host.fs, root, 1, state);
-    return new Tree(host, root, name, id, options, state, 1);
+    return new Tree(host, root, name, id, options, state, 1, new Map());
   }
 
   /** Opens a tree from its CURRENT manifest, removing files a crash left behind. */
@@ -108,17 +115,14 @@ export class Tree {
       if ((n !== undefined && n !== manifestNumber) || isTempName(name)) await fs.unlink(path.join(root, name));
     }
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
-    const tree = new Tree(host, root, name, id, options, state, manifestNumber);
+    const readers = new Map<number, SegmentReader>();
     try {
-      for (const n of live) {
-        tree.readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: n, cache: host.cache }));
-      }
-      tree.current = new Version(state, tree.readers);
+      for (const n of live) readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: host.nextCacheId(), cache: host.cache }));
     } catch (err) {
-      await tree.closeReaders();
+      for (const reader of readers.values()) await reader.close();
       throw err;
     }
-    return tree;
+    return new Tree(host, root, name, id, options, state, manifestNumber, readers);
   }
 
   get persistedSeqno(): number {
@@ -260,7 +264,7 @@ export class Tree {
     let reader: SegmentReader | undefined;
     try {
       await fs.syncDir(segmentsDir(this.root));
-      reader = await SegmentReader.open(fs, file, { fileNumber, cache: this.host.cache });
+      reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache });
       const descriptor: SegmentDescriptor = { fileNumber, ...meta };
       const old = this.current.state;
       const state: VersionState = {
@@ -292,7 +296,7 @@ export class Tree {
 
   /** Builds the Version for a state, counting its files and giving it the "current" reference. */
   private adopt(state: VersionState): Version {
-    const version = new Version(state, this.readers.size === 0 && state.levels.every((l) => l.length === 0) ? new Map() : this.readers);
+    const version = new Version(state, this.readers);
     for (const n of version.fileNumbers()) this.fileRefs.set(n, (this.fileRefs.get(n) ?? 0) + 1);
     this.versionRefs.set(version, 1);
     return version;
@@ -324,7 +328,7 @@ export class Tree {
   private retireFile(fileNumber: number): void {
     const reader = this.readers.get(fileNumber);
     this.readers.delete(fileNumber);
-    this.host.cache.evictFile(fileNumber);
+    if (reader !== undefined) this.host.cache.evictFile(reader.fileNumber);
     void (async () => {
       await reader?.close();
       await this.host.fs.unlink(segmentPath(this.root, fileNumber));

@@ -9,7 +9,7 @@ const a = await ks.partition('a');
 const b = await ks.partition('b');
 process.stdout.write('ready\n');
 
-async function commit(i: number): Promise<void> {
+async function commit(i) {
   const batch = ks.batch();
   for (let j = 0; j < 3; j++) batch.put(a, `r${round}-b${i}-${j}`, `v${round}-${i}-${j}-${'x'.repeat(i % 200)}`);
   batch.put(b, `r${round}-b${i}`, `w${round}-${i}`);

@@ -1,15 +1,22 @@
-// Data blocks: entries with full keys plus an offset array for binary search. The
-// builder belongs to one writer; a decoded DataBlock is immutable and shared through
-// the block cache, decoding entries lazily (only the ones a search or cursor touches).
+// Data blocks: entries with full keys, then a slot array (entry offset + a 4-byte key
+// hint) that binary searches run over without touching entries. The builder belongs to
+// one writer; a decoded DataBlock is immutable and shared through the block cache.
 import { EntryKind, type Entry } from '../codec/entry.js';
-import { compareBytes } from './compare-bytes.js';
+import { commonPrefixLength, compareBytes, keyHint } from './compare-bytes.js';
 import { BLOCK_TRAILER_SIZE, BlockKind, corruption, sealBlock } from './format.js';
+
+/** Bytes per slot: u32 entry offset, u32 key hint. */
+const SLOT_SIZE = 8;
+/** The block's last 8 bytes: u32 shared prefix length, u32 entry count. */
+const BLOCK_TAIL_SIZE = 8;
 
 /** Encodes entries into one block: payload, then the 5-byte trailer (see docs/format-segment.md). */
 export class DataBlockBuilder {
   private buf: Buffer;
   private length = 0;
-  private offsets: number[] = [];
+  private readonly offsets: number[] = [];
+  private readonly keyStarts: number[] = [];
+  private readonly keyEnds: number[] = [];
 
   constructor(initialCapacity: number) {
     this.buf = Buffer.allocUnsafe(Math.max(256, initialCapacity));
@@ -21,7 +28,7 @@ export class DataBlockBuilder {
 
   /** Payload bytes the block would have if finished now. */
   get estimatedSize(): number {
-    return this.length + 4 * this.offsets.length + 4;
+    return this.length + SLOT_SIZE * this.offsets.length + BLOCK_TAIL_SIZE;
   }
 
   add(entry: Entry): void {
@@ -31,7 +38,9 @@ export class DataBlockBuilder {
     const buf = this.buf;
     this.offsets.push(this.length);
     let p = writeVarint(buf, this.length, key.length);
+    this.keyStarts.push(p);
     p += key.copy(buf, p);
+    this.keyEnds.push(p);
     p = writeVarint(buf, p, entry.seqno);
     buf[p++] = entry.kind;
     p = writeVarint(buf, p, value.length);
@@ -42,14 +51,23 @@ export class DataBlockBuilder {
   /** Finishes the block: returns a view of payload + trailer (valid until the next add) and resets. */
   finish(): Buffer {
     const count = this.offsets.length;
-    this.reserve(4 * count + 4 + BLOCK_TRAILER_SIZE);
+    this.reserve(SLOT_SIZE * count + BLOCK_TAIL_SIZE + BLOCK_TRAILER_SIZE);
     const buf = this.buf;
+    const { keyStarts, keyEnds } = this;
+    // Keys are sorted, so what the first and last share, every key shares.
+    const shared = commonPrefixLength(buf, keyStarts[0], keyEnds[0], buf, keyStarts[count - 1], keyEnds[count - 1]);
     let p = this.length;
-    for (let i = 0; i < count; i++) p = buf.writeUInt32LE(this.offsets[i], p);
+    for (let i = 0; i < count; i++) {
+      p = buf.writeUInt32LE(this.offsets[i], p);
+      p = buf.writeUInt32LE(keyHint(buf, keyStarts[i] + shared, keyEnds[i]), p);
+    }
+    p = buf.writeUInt32LE(shared, p);
     p = buf.writeUInt32LE(count, p);
     const end = sealBlock(buf, 0, p, BlockKind.Data);
     this.length = 0;
     this.offsets.length = 0;
+    this.keyStarts.length = 0;
+    this.keyEnds.length = 0;
     return buf.subarray(0, end);
   }
 
@@ -78,32 +96,42 @@ function writeVarint(buf: Buffer, offset: number, value: number): number {
  */
 export class DataBlock {
   readonly count: number;
-  private readonly offsetsAt: number;
+  private readonly slotsAt: number;
+  /** Bytes every key of the block starts with; hints cover the 4 bytes after them. */
+  private readonly shared: number;
+  /** Where entry 0's key (and so the shared prefix) starts. */
+  private readonly firstKeyAt: number;
 
-  /** `payload` must already have passed its checksum; `path`/`offset` only label errors. */
+  /** `buf` must already have passed its checksum; `path`/`offset` only label errors. */
   constructor(
     readonly buf: Buffer,
     path: string,
     offset: number,
   ) {
-    if (buf.length < 4) throw corruption('data block too short', path, offset);
+    if (buf.length < BLOCK_TAIL_SIZE) throw corruption('data block too short', path, offset);
     const count = buf.readUInt32LE(buf.length - 4);
-    const offsetsAt = buf.length - 4 - 4 * count;
-    if (count === 0 || offsetsAt < 0) throw corruption('data block entry count out of range', path, offset);
+    const shared = buf.readUInt32LE(buf.length - 8);
+    const slotsAt = buf.length - BLOCK_TAIL_SIZE - SLOT_SIZE * count;
+    if (count === 0 || slotsAt < 0) throw corruption('data block entry count out of range', path, offset);
     // Full structural check once per load, so the lazy decoders below never run off the end.
     let expected = 0;
+    let firstKeyAt = 0;
     for (let i = 0; i < count; i++) {
-      if (buf.readUInt32LE(offsetsAt + 4 * i) !== expected) throw corruption('data block offsets inconsistent', path, offset);
-      const [keyLength, afterKeyLength] = readVarint(buf, expected, offsetsAt, path, offset);
-      const [, afterSeqno] = readVarint(buf, afterKeyLength + keyLength, offsetsAt, path, offset);
-      if (afterSeqno >= offsetsAt || buf[afterSeqno] > EntryKind.Put) throw corruption('data block entry kind invalid', path, offset);
-      const [valueLength, valueStart] = readVarint(buf, afterSeqno + 1, offsetsAt, path, offset);
+      if (buf.readUInt32LE(slotsAt + SLOT_SIZE * i) !== expected) throw corruption('data block offsets inconsistent', path, offset);
+      const [keyLength, keyStart] = readVarint(buf, expected, slotsAt, path, offset);
+      if (keyLength < shared) throw corruption('data block key shorter than the shared prefix', path, offset);
+      if (i === 0) firstKeyAt = keyStart;
+      const [, afterSeqno] = readVarint(buf, keyStart + keyLength, slotsAt, path, offset);
+      if (afterSeqno >= slotsAt || buf[afterSeqno] > EntryKind.Put) throw corruption('data block entry kind invalid', path, offset);
+      const [valueLength, valueStart] = readVarint(buf, afterSeqno + 1, slotsAt, path, offset);
       expected = valueStart + valueLength;
-      if (expected > offsetsAt) throw corruption('data block entry runs past its end', path, offset);
+      if (expected > slotsAt) throw corruption('data block entry runs past its end', path, offset);
     }
-    if (expected !== offsetsAt) throw corruption('data block has trailing bytes', path, offset);
+    if (expected !== slotsAt) throw corruption('data block has trailing bytes', path, offset);
     this.count = count;
-    this.offsetsAt = offsetsAt;
+    this.slotsAt = slotsAt;
+    this.shared = shared;
+    this.firstKeyAt = firstKeyAt;
   }
 
   /** Bytes this block holds on to (its cache charge). */
@@ -112,9 +140,15 @@ export class DataBlock {
   }
 
   private entryStart(i: number): number {
-    const p = this.offsetsAt + 4 * i;
+    const p = this.slotsAt + SLOT_SIZE * i;
     const buf = this.buf;
     return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24);
+  }
+
+  private hintAt(i: number): number {
+    const p = this.slotsAt + SLOT_SIZE * i + 4;
+    const buf = this.buf;
+    return (buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16) | (buf[p + 3] << 24)) >>> 0;
   }
 
   /** Byte order of entry i's key against key[0, key.length). */
@@ -126,13 +160,40 @@ export class DataBlock {
     return compareBytes(buf, p, p + length, key, 0, key.length);
   }
 
+  /**
+   * Where key falls against the block's shared prefix: negative, before every entry;
+   * positive, after every entry; zero, it has the prefix and hints decide.
+   */
+  private prefixOrder(key: Buffer): number {
+    const shared = this.shared;
+    if (shared === 0) return 0;
+    const c = compareBytes(key, 0, Math.min(key.length, shared), this.buf, this.firstKeyAt, this.firstKeyAt + shared);
+    if (c !== 0) return c;
+    return key.length < shared ? -1 : 0;
+  }
+
+  /** Entry i's key against key (which has the shared prefix, and hint h). */
+  private compareHinted(i: number, key: Buffer, h: number): number {
+    const entryHint = this.hintAt(i);
+    if (entryHint !== h) return entryHint < h ? -1 : 1;
+    const buf = this.buf;
+    let p = this.entryStart(i);
+    let length = buf[p++];
+    if (length >= 0x80) [length, p] = readVarintSlow(buf, p - 1);
+    const shared = this.shared;
+    return compareBytes(buf, p + shared, p + length, key, shared, key.length);
+  }
+
   /** First index whose key is >= key (count if none). */
   lowerBound(key: Buffer): number {
+    const order = this.prefixOrder(key);
+    if (order !== 0) return order < 0 ? 0 : this.count;
+    const h = keyHint(key, this.shared, key.length);
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compareKeyAt(mid, key) < 0) lo = mid + 1;
+      if (this.compareHinted(mid, key, h) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -140,11 +201,14 @@ export class DataBlock {
 
   /** First index whose key is > key (count if none). */
   upperBound(key: Buffer): number {
+    const order = this.prefixOrder(key);
+    if (order !== 0) return order < 0 ? 0 : this.count;
+    const h = keyHint(key, this.shared, key.length);
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compareKeyAt(mid, key) <= 0) lo = mid + 1;
+      if (this.compareHinted(mid, key, h) <= 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -155,20 +219,30 @@ export class DataBlock {
    * seqno desc): the newest version of `key` visible at readSeqno if the key matches.
    */
   seekVersion(key: Buffer, readSeqno: number): number {
+    const order = this.prefixOrder(key);
+    if (order !== 0) return order < 0 ? 0 : this.count;
+    const h = keyHint(key, this.shared, key.length);
     const buf = this.buf;
+    const shared = this.shared;
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      let p = this.entryStart(mid);
-      let length = buf[p++];
-      if (length >= 0x80) [length, p] = readVarintSlow(buf, p - 1);
-      let c = compareBytes(buf, p, p + length, key, 0, key.length);
-      if (c === 0) {
-        p += length;
-        let seqno = buf[p++];
-        if (seqno >= 0x80) [seqno] = readVarintSlow(buf, p - 1);
-        c = seqno > readSeqno ? -1 : 1;
+      const entryHint = this.hintAt(mid);
+      let c: number;
+      if (entryHint !== h) {
+        c = entryHint < h ? -1 : 1;
+      } else {
+        let p = this.entryStart(mid);
+        let length = buf[p++];
+        if (length >= 0x80) [length, p] = readVarintSlow(buf, p - 1);
+        c = compareBytes(buf, p + shared, p + length, key, shared, key.length);
+        if (c === 0) {
+          p += length;
+          let seqno = buf[p++];
+          if (seqno >= 0x80) [seqno] = readVarintSlow(buf, p - 1);
+          c = seqno > readSeqno ? -1 : 1;
+        }
       }
       if (c < 0) lo = mid + 1;
       else hi = mid;

@@ -56,7 +56,8 @@ t.test('more bits per key, fewer false positives; 0 bits means no filter', async
 
 t.test('a damaged filter block is rejected', async (t) => {
   t.throws(() => new BloomFilter(Buffer.alloc(0), 'f.sst', 10), { code: 'CAIRN_CORRUPTION' });
-  t.throws(() => new BloomFilter(Buffer.from([0, 0, 31]), 'f.sst', 10), { code: 'CAIRN_CORRUPTION' });
+  t.throws(() => new BloomFilter(Buffer.from([0, 0, 7]), 'f.sst', 10), { code: 'CAIRN_CORRUPTION' }, 'not whole lines');
+  t.throws(() => new BloomFilter(Buffer.concat([Buffer.alloc(64), Buffer.from([31])]), 'f.sst', 10), { code: 'CAIRN_CORRUPTION' }, 'too many probes');
 });
 
 /** A deliberately plain transcription of MurmurHash3_x86_32, independent of lib/. */

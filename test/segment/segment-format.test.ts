@@ -104,7 +104,8 @@ t.test('structurally broken data blocks are corruption, even with a valid checks
   const mutations: Array<[string, (b: Buffer) => void]> = [
     ['count too large', (b) => b.writeUInt32LE(1000, b.length - 4)],
     ['count zero', (b) => b.writeUInt32LE(0, b.length - 4)],
-    ['offset out of order', (b) => b.writeUInt32LE(1, b.length - 8)],
+    ['offset out of order', (b) => b.writeUInt32LE(1, b.length - 16)],
+    ['shared prefix longer than a key', (b) => b.writeUInt32LE(200, b.length - 8)],
     ['key length past the end', (b) => (b[0] = 0x7f)],
     ['bad kind', (b) => (b[5] = 9)],
   ];
@@ -114,4 +115,29 @@ t.test('structurally broken data blocks are corruption, even with a valid checks
     t.throws(() => new DataBlock(bad, 'f', 4096), { code: 'CAIRN_CORRUPTION', details: { path: 'f', offset: 4096 } }, name);
   }
   t.throws(() => new DataBlock(Buffer.alloc(2), 'f', 0), { code: 'CAIRN_CORRUPTION' });
+});
+
+t.test('block and index searches agree with a sorted array when keys share long prefixes and hints tie', async (t) => {
+  const random = rng(21);
+  const failures: string[] = [];
+  for (let round = 0; round < 200; round++) {
+    // A shared stem, then bytes from a tiny alphabet so 4-byte hints often tie.
+    const stem = Buffer.from('tenant-42/'.slice(0, Math.floor(random() * 11)));
+    const tail = () => Buffer.from(Array.from({ length: Math.floor(random() * 8) }, () => [0x00, 0x61, 0xff][Math.floor(random() * 3)]));
+    const keys = [...new Set(Array.from({ length: 1 + Math.floor(random() * 40) }, () => Buffer.concat([stem, tail()]).toString('hex')))]
+      .map((hex) => Buffer.from(hex, 'hex'))
+      .sort(Buffer.compare);
+    const builder = new DataBlockBuilder(64);
+    keys.forEach((key, i) => builder.add({ key, seqno: i + 1, kind: EntryKind.Put, value: Buffer.alloc(0) }));
+    const block = new DataBlock(openBlock(Buffer.from(builder.finish()), BlockKind.Data, 'f', 0), 'f', 0);
+    const probes = [...keys, Buffer.alloc(0), stem.subarray(0, Math.max(0, stem.length - 1)), Buffer.concat([stem, tail()]), Buffer.from('zzz'), Buffer.concat([stem, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff])])];
+    for (const probe of probes) {
+      const lower = keys.findIndex((k) => Buffer.compare(k, probe) >= 0);
+      const upper = keys.findIndex((k) => Buffer.compare(k, probe) > 0);
+      const want = [lower < 0 ? keys.length : lower, upper < 0 ? keys.length : upper];
+      const got = [block.lowerBound(probe), block.upperBound(probe)];
+      if (got.join() !== want.join()) failures.push(`round ${round} probe ${probe.toString('hex')}: ${got} != ${want}`);
+    }
+  }
+  t.same(failures, []);
 });

@@ -24,16 +24,20 @@ export interface RandomEntriesOptions {
   /** Values up to this length, plus a few of `largeValue` bytes. */
   maxValue: number;
   largeValue: number;
+  /** Prepended to every key (a shared prefix, as in multi-tenant key layouts). */
+  stem?: Buffer;
 }
 
-/** Sorted entries: distinct random binary keys (the empty key included), 1..maxVersions versions each, unique seqnos. */
+/** Sorted entries: distinct random binary keys (the bare stem, by default the empty key, included), 1..maxVersions versions each, unique seqnos. */
 export function randomEntries(random: () => number, options: RandomEntriesOptions): Entry[] {
+  const stem = options.stem ?? Buffer.alloc(0);
   const keys = new Map<string, Buffer>();
-  keys.set('', Buffer.alloc(0));
+  keys.set(stem.toString('hex'), Buffer.from(stem));
   while (keys.size < options.keys) {
     const length = 1 + Math.floor(random() * 10);
-    const key = Buffer.alloc(length);
-    for (let i = 0; i < length; i++) key[i] = KEY_BYTES[Math.floor(random() * KEY_BYTES.length)];
+    const key = Buffer.alloc(stem.length + length);
+    stem.copy(key);
+    for (let i = stem.length; i < key.length; i++) key[i] = KEY_BYTES[Math.floor(random() * KEY_BYTES.length)];
     keys.set(key.toString('hex'), key);
   }
   const seqnos = new Set<number>();

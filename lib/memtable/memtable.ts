@@ -22,6 +22,9 @@ export class Node {
   readonly versions: Entry[];
   readonly next: (Node | null)[];
   prev: Node | null = null;
+  /** Key bytes 0–2 and 3–5 as small integers (see keyPrefix), compared before touching the key. */
+  readonly p0: number;
+  readonly p1: number;
 
   constructor(
     readonly key: Buffer,
@@ -29,7 +32,26 @@ export class Node {
   ) {
     this.versions = [];
     this.next = new Array<Node | null>(level).fill(null);
+    this.p0 = keyPrefix(key, 0);
+    this.p1 = keyPrefix(key, 3);
   }
+}
+
+/**
+ * Three key bytes from `at` as one integer (missing bytes count as 0). Two keys whose
+ * prefixes differ are ordered as their prefixes; equal prefixes need the full compare.
+ * Keeps the search's comparisons inside the node object, off the key's separate buffer.
+ */
+function keyPrefix(key: Buffer, at: number): number {
+  const len = key.length;
+  return ((at < len ? key[at] : 0) << 16) | ((at + 1 < len ? key[at + 1] : 0) << 8) | (at + 2 < len ? key[at + 2] : 0);
+}
+
+/** Order of `node`'s key against `key`, whose prefixes are k0 and k1. */
+function compareNode(node: Node, key: Buffer, k0: number, k1: number): number {
+  if (node.p0 !== k0) return node.p0 < k0 ? -1 : 1;
+  if (node.p1 !== k1) return node.p1 < k1 ? -1 : 1;
+  return compareKeys(node.key, key);
 }
 
 export interface CursorOptions {
@@ -89,9 +111,11 @@ export class Memtable {
     const update = this.#update;
     let x = this.#head;
     let cmp = 1;
+    const k0 = keyPrefix(key, 0);
+    const k1 = keyPrefix(key, 3);
     for (let i = this.#level - 1; i >= 0; i--) {
       let n = x.next[i];
-      while (n !== null && (cmp = Buffer.compare(n.key, key)) < 0) {
+      while (n !== null && (cmp = compareNode(n, key, k0, k1)) < 0) {
         x = n;
         n = x.next[i];
       }
@@ -124,7 +148,7 @@ export class Memtable {
   /** The newest version of `key` with seqno <= readSeqno (a Delete included), or undefined. */
   get(key: Buffer, readSeqno: number): Entry | undefined {
     const node = this.#findGreaterOrEqual(key);
-    if (node === null || !node.key.equals(key)) return undefined;
+    if (node === null || compareKeys(node.key, key) !== 0) return undefined;
     const v = node.versions;
     let hi = v.length - 1;
     if (v[hi].seqno <= readSeqno) return v[hi];
@@ -180,9 +204,11 @@ export class Memtable {
   #findGreaterOrEqual(key: Buffer, strict = false): Node | null {
     let x = this.#head;
     const stop = strict ? 0 : -1;
+    const k0 = keyPrefix(key, 0);
+    const k1 = keyPrefix(key, 3);
     for (let i = this.#level - 1; i >= 0; i--) {
       let n = x.next[i];
-      while (n !== null && Buffer.compare(n.key, key) <= stop) {
+      while (n !== null && compareNode(n, key, k0, k1) <= stop) {
         x = n;
         n = x.next[i];
       }
@@ -194,9 +220,11 @@ export class Memtable {
   #findLessOrEqual(key: Buffer, strict = false): Node | null {
     let x = this.#head;
     const stop = strict ? 0 : 1;
+    const k0 = keyPrefix(key, 0);
+    const k1 = keyPrefix(key, 3);
     for (let i = this.#level - 1; i >= 0; i--) {
       let n = x.next[i];
-      while (n !== null && Buffer.compare(n.key, key) < stop) {
+      while (n !== null && compareNode(n, key, k0, k1) < stop) {
         x = n;
         n = x.next[i];
       }
@@ -208,14 +236,14 @@ export class Memtable {
   seekStart(o: CursorOptions): Node | null {
     if (o.reverse) {
       if (o.lte !== undefined && o.lt !== undefined) {
-        return Buffer.compare(o.lt, o.lte) <= 0 ? this.#findLessOrEqual(o.lt, true) : this.#findLessOrEqual(o.lte);
+        return compareKeys(o.lt, o.lte) <= 0 ? this.#findLessOrEqual(o.lt, true) : this.#findLessOrEqual(o.lte);
       }
       if (o.lt !== undefined) return this.#findLessOrEqual(o.lt, true);
       if (o.lte !== undefined) return this.#findLessOrEqual(o.lte);
       return this.#last;
     }
     if (o.gte !== undefined && o.gt !== undefined) {
-      return Buffer.compare(o.gt, o.gte) >= 0 ? this.#findGreaterOrEqual(o.gt, true) : this.#findGreaterOrEqual(o.gte);
+      return compareKeys(o.gt, o.gte) >= 0 ? this.#findGreaterOrEqual(o.gt, true) : this.#findGreaterOrEqual(o.gte);
     }
     if (o.gt !== undefined) return this.#findGreaterOrEqual(o.gt, true);
     if (o.gte !== undefined) return this.#findGreaterOrEqual(o.gte);
@@ -280,14 +308,30 @@ export class MemtableCursor {
   #within(key: Buffer): boolean {
     const o = this.#options;
     if (o.reverse) {
-      if (o.gte !== undefined && Buffer.compare(key, o.gte) < 0) return false;
-      if (o.gt !== undefined && Buffer.compare(key, o.gt) <= 0) return false;
+      if (o.gte !== undefined && compareKeys(key, o.gte) < 0) return false;
+      if (o.gt !== undefined && compareKeys(key, o.gt) <= 0) return false;
       return true;
     }
-    if (o.lte !== undefined && Buffer.compare(key, o.lte) > 0) return false;
-    if (o.lt !== undefined && Buffer.compare(key, o.lt) >= 0) return false;
+    if (o.lte !== undefined && compareKeys(key, o.lte) > 0) return false;
+    if (o.lt !== undefined && compareKeys(key, o.lt) >= 0) return false;
     return true;
   }
+}
+
+/**
+ * Byte order of keys, as Buffer.compare. The first bytes are compared in JavaScript
+ * because Buffer.compare is a native call costing several times a short JS loop; keys
+ * that share a longer prefix finish natively, comparing the rest in place.
+ */
+export function compareKeys(a: Buffer, b: Buffer): number {
+  const n = a.length < b.length ? a.length : b.length;
+  const head = n < 16 ? n : 16;
+  for (let i = 0; i < head; i++) {
+    const d = a[i] - b[i];
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  if (n > 16) return a.compare(b, 16, b.length, 16, a.length);
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
 /** Geometric level with p = 1/4, capped at MAX_LEVEL. */

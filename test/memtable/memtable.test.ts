@@ -1,7 +1,7 @@
 // Memtable against a sorted-array model: inserts, point reads at random snapshots, and
 // cursors with random bounds in both directions, including inserts while a cursor is open.
 import t from 'tap';
-import { Memtable, type CursorOptions } from '../../lib/memtable/memtable.js';
+import { Memtable, compareKeys, type CursorOptions } from '../../lib/memtable/memtable.js';
 import { EntryKind, compareEntries, type Entry } from '../../lib/codec/entry.js';
 
 /** Deterministic PRNG so a failure reproduces. */
@@ -174,4 +174,19 @@ t.test('tombstones are returned to the caller, sizes and freeze', async (t) => {
   t.ok(mem.frozen);
   t.throws(() => mem.insert(k, 3, EntryKind.Put, Buffer.alloc(0)), { code: 'CAIRN_CLOSED' });
   t.equal(mem.get(k, 5)?.seqno, 2, 'reads still work when frozen');
+});
+
+t.test('compareKeys agrees with Buffer.compare, around the 16-byte switch to native', async (t) => {
+  const r = rng(7);
+  let mismatches = 0;
+  for (let i = 0; i < 20000; i++) {
+    const len = Math.floor(r() * 40);
+    const a = Buffer.alloc(len);
+    for (let j = 0; j < len; j++) a[j] = Math.floor(r() * 3);
+    const b = Buffer.from(a.subarray(0, Math.floor(r() * (len + 1))));
+    if (r() < 0.5 && b.length > 0) b[Math.floor(r() * b.length)] = Math.floor(r() * 3);
+    if (r() < 0.3) continue;
+    if (Math.sign(compareKeys(a, b)) !== Buffer.compare(a, b) || Math.sign(compareKeys(b, a)) !== Buffer.compare(b, a)) mismatches++;
+  }
+  t.equal(mismatches, 0);
 });

@@ -18,8 +18,9 @@ function rng(seed: number): () => number {
 }
 
 function randomKey(r: () => number): Buffer {
-  // Small alphabet and short keys so keys repeat and share prefixes (including empty keys).
-  const len = Math.floor(r() * 4);
+  // Small alphabet and mostly short keys so keys repeat and share prefixes (including
+  // empty keys); some run past the 6 bytes the skip list caches per node.
+  const len = r() < 0.7 ? Math.floor(r() * 4) : 4 + Math.floor(r() * 6);
   const b = Buffer.alloc(len);
   for (let i = 0; i < len; i++) b[i] = 0x61 + Math.floor(r() * 4);
   return b;

@@ -79,7 +79,6 @@ export class Keyspace {
   readonly #fs: FileSystem;
   readonly #options: ResolvedOptions;
   readonly #lock: LockHandle;
-  readonly #cache: BlockCache;
   readonly #journal: Journal;
   readonly #meta: KeyspaceMeta;
   readonly #trees = new Map<string, Tree>();
@@ -102,7 +101,6 @@ export class Keyspace {
     fs: FileSystem;
     options: ResolvedOptions;
     lock: LockHandle;
-    cache: BlockCache;
     journal: Journal;
     meta: KeyspaceMeta;
     trees: Map<string, Tree>;
@@ -114,7 +112,6 @@ export class Keyspace {
     this.#fs = init.fs;
     this.#options = init.options;
     this.#lock = init.lock;
-    this.#cache = init.cache;
     this.#journal = init.journal;
     this.#meta = init.meta;
     this.#trees = init.trees;
@@ -170,7 +167,7 @@ export class Keyspace {
         nameFor: journalFileName,
         sealed: recovered.sealed,
       });
-      keyspace = new Keyspace({ path: root, fs, options: resolved, lock, cache, journal, meta, trees, lastSeqno, host });
+      keyspace = new Keyspace({ path: root, fs, options: resolved, lock, journal, meta, trees, lastSeqno, host });
       for (const tree of trees.values()) tree.maybeFreeze(lastSeqno);
       return keyspace;
     } catch (err) {

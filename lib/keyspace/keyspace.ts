@@ -224,14 +224,18 @@ export class Keyspace {
         await writeKeyspaceMeta(this.#fs, this.path, this.#meta);
       } catch (err) {
         this.#meta.partitions[name] = record;
+        // The rewrite may have failed after its rename (in the directory fsync), so the
+        // registry on disk is unknown until a reopen reads it: like a failed fsync, poison.
+        this.poison(err);
         throw err;
       }
       this.#trees.delete(name);
       this.#partitions.get(name)?._markDeleted();
       this.#partitions.delete(name);
       await tree.close();
-      // The registry no longer names it: if this removal is cut short, open() finishes it.
-      await removeTreeDurable(this.#fs, partitionDir(this.path, name));
+      // The deletion is committed. If removing the files is cut short, the next open (or a
+      // new partition of the same name) removes the rest: the registry no longer names it.
+      await removeTreeDurable(this.#fs, partitionDir(this.path, name)).catch(() => undefined);
     });
   }
 
@@ -358,7 +362,9 @@ export class Keyspace {
     } catch (err) {
       delete this.#meta.partitions[name];
       await tree.close();
-      await this.#fs.removeTree(dir).catch(() => undefined);
+      // As in deletePartition: the registry on disk is unknown until reopen. Nothing is
+      // deleted here; the next open removes the directory if the registry does not name it.
+      this.poison(err);
       throw err;
     }
     this.#trees.set(name, tree);

@@ -265,23 +265,31 @@ export class Tree {
     try {
       await fs.syncDir(segmentsDir(this.root));
       reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache });
-      const descriptor: SegmentDescriptor = { fileNumber, ...meta };
-      const old = this.current.state;
-      const state: VersionState = {
-        ...old,
-        persistedSeqno: freezeSeqno,
-        nextFileNumber: this.nextFileNumber,
-        levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)],
-      };
-      await writeManifest(fs, this.root, manifestNumber, state);
-      this.readers.set(fileNumber, reader);
-      this.install(state, manifestNumber);
-      this.frozen.shift();
     } catch (err) {
       await reader?.close();
       await fs.unlink(file).catch(() => undefined);
       throw err;
     }
+    const descriptor: SegmentDescriptor = { fileNumber, ...meta };
+    const old = this.current.state;
+    const state: VersionState = {
+      ...old,
+      persistedSeqno: freezeSeqno,
+      nextFileNumber: this.nextFileNumber,
+      levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)],
+    };
+    try {
+      await writeManifest(fs, this.root, manifestNumber, state);
+    } catch (err) {
+      // CURRENT may already name the new manifest (only its directory fsync failed), so the
+      // segment must stay: the caller poisons the keyspace and the next open keeps or
+      // removes the file according to whichever CURRENT is on disk.
+      await reader.close();
+      throw err;
+    }
+    this.readers.set(fileNumber, reader);
+    this.install(state, manifestNumber);
+    this.frozen.shift();
   }
 
   /** Makes `state` current and retires the previous manifest file. */

@@ -236,11 +236,12 @@ export async function run(options) {
       { key: 'linkUsPerFile', label: 'link µs/file', digits: 2 },
       { key: 'syncMs', label: 'dir fsync ms', digits: 2 },
       { key: 'rangeMs', label: 'min–max ms', digits: 0 },
+      { key: 'pairedRatio', label: 'paired × floor', digits: 2 },
     ],
     options: { quick, sizes, dirCounts, runs, warmupRuns: 1 },
     footnotes: [
       `Goal: the addon (NativeFileSystem) within ${GOAL_RATIO}× of the C floor and faster than both fs.promises loops and cp -al.`,
-      `Median of ${runs} runs after 1 discarded warm-up; variants interleave within each run, in a rotating order.`,
+      `Median of ${runs} runs after 1 discarded warm-up; variants interleave within each run, in a rotating order. “paired × floor” is the median over runs of (this variant ÷ the floor in the same run): less sensitive to a busy machine than the ratio of medians, which the goals use.`,
       'Destination directories are created before timing, for every variant (cp -al merges into them); `sync` runs before each timed measurement so each starts with a clean page cache.',
       'Times cover the links plus the fsync of every destination directory (1, or the 100 subdirectories). The floor’s row is timed inside the C program (clock_gettime around the syscall loops); “whole process” adds exec and list parsing. cp -al is followed by a whole-system `sync`: the only way a shell user makes the links durable.',
       'Sources: small non-empty files (about 32 bytes), created once per case; links use absolute paths of the same length for every variant.',
@@ -284,6 +285,7 @@ export async function run(options) {
             }
             const s = samples.get(row);
             const totals = s.map((m) => m.totalUs);
+            const floorTotals = samples.get(FLOOR).map((m) => m.totalUs);
             const totalUs = median(totals);
             const linkUs = s[0].linkUs === undefined ? undefined : median(s.map((m) => m.linkUs));
             const syncUs = s[0].syncUs === undefined ? undefined : median(s.map((m) => m.syncUs));
@@ -294,6 +296,7 @@ export async function run(options) {
                 linkUsPerFile: linkUs === undefined ? undefined : linkUs / count,
                 syncMs: syncUs === undefined ? undefined : syncUs / 1e3,
                 rangeMs: `${(Math.min(...totals) / 1e3).toFixed(1)}–${(Math.max(...totals) / 1e3).toFixed(1)}`,
+                pairedRatio: median(totals.map((t, run) => t / floorTotals[run])),
               },
               samples: { totalUs: totals, linkUs: s.map((m) => m.linkUs ?? null), syncUs: s.map((m) => m.syncUs ?? null) },
             });

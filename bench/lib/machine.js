@@ -47,6 +47,8 @@ export function machineInfo(workDir, repoRoot) {
     cpuModel: cpus[0]?.model?.trim() ?? 'unknown',
     cpuCount: cpus.length,
     totalMemMiB: Math.round(os.totalmem() / 2 ** 20),
+    // Benchmarks on a shared machine are only as quiet as its load; say how busy it was.
+    loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
     workDir,
     workDirFs: fsInfo.type,
     workDirDevice: fsInfo.device,
@@ -57,5 +59,5 @@ export function machineInfo(workDir, repoRoot) {
 
 /** One line for a table header: "node v20 · AMD EPYC ×2 · linux 6.x · ext4". */
 export function machineSummary(info) {
-  return `node ${info.node} · ${info.cpuModel} ×${info.cpuCount} · kernel ${info.kernel} · work dir on ${info.workDirFs} (${info.workDirDevice}) · ${info.date} · commit ${info.gitCommit}`;
+  return `node ${info.node} · ${info.cpuModel} ×${info.cpuCount} · kernel ${info.kernel} · work dir on ${info.workDirFs} (${info.workDirDevice}) · load ${info.loadAverage.join('/')} (1/5/15 min) · ${info.date} · commit ${info.gitCommit}`;
 }

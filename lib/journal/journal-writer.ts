@@ -124,6 +124,11 @@ export class JournalWriter {
     return (this.#buffered ??= new Group()).promise;
   }
 
+  /** True while a failed write is being undone: pending records cannot be written synchronously now. */
+  get recovering(): boolean {
+    return this.#recovering !== null;
+  }
+
   /** Writes what is pending, waits for every sync, fdatasyncs and closes. Later appends reject CAIRN_CLOSED. */
   async seal(): Promise<void> {
     if (this.#state !== 'open') throw closedError(this.path);

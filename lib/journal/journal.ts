@@ -59,6 +59,11 @@ export class Journal {
   #rotationsDone = 0;
   #rotationTail: Promise<unknown> = Promise.resolve();
   #queue: Queued[] = [];
+  /** The next file, created ahead of time so a cut is a synchronous switch. */
+  #spare: JournalWriter | undefined;
+  #spareCreating: Promise<void> | undefined;
+  /** The seal of the file switched away from by the last cut, until it is durable. */
+  #sealing: Promise<void> | undefined;
   #poisoned = false;
   #poisonCause: unknown = undefined;
   #closed = false;
@@ -126,6 +131,69 @@ export class Journal {
     return p;
   }
 
+  /**
+   * Makes a cut possible without waiting: settles running rotations, creates the next
+   * file ahead of time, and waits out the undoing of a failed write. Call, then call
+   * canCut() and cut() in the same synchronous stretch.
+   */
+  async prepareCut(): Promise<void> {
+    for (;;) {
+      if (this.#poisoned) throw this.#poisonError();
+      if (this.#closed) throw new CairnError(ErrorCodes.CLOSED, 'Journal is closed');
+      if (this.canCut()) return;
+      await this.#rotationTail;
+      if (this.#spare === undefined) await this.#createSpare();
+      // A failed write is being truncated away; its pending records wait for that.
+      if (this.#writer.recovering) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** True when cut() can switch files right now. */
+  canCut(): boolean {
+    return !this.#poisoned && !this.#closed && this.#pendingRotations === 0 && this.#spare !== undefined && !this.#writer.recovering;
+  }
+
+  /**
+   * Switches to the prepared next file, synchronously: every append made before this
+   * call is written to the old file now (and its onWritten has run) and none after it
+   * is. The old file is sealed (fdatasynced, closed) in the background: `durable`
+   * resolves when that is done; a sync append to the new file resolves only after it too,
+   * so an acknowledged sync write never depends on an unsynced older file. Throws
+   * unless canCut().
+   */
+  cut(): { sealed: JournalFileInfo; durable: Promise<void> } {
+    if (!this.canCut()) throw new Error('Journal.cut() without prepareCut()');
+    const old = this.#writer;
+    const sealing = old.seal();
+    const sealed: JournalFileInfo = {
+      fileNumber: old.fileNumber,
+      path: old.path,
+      firstSeqno: this.#firstSeqno,
+      lastSeqno: this.#lastSeqno,
+      bytes: old.size,
+    };
+    this.#sealed.push(sealed);
+    this.#writer = this.#spare as JournalWriter;
+    this.#spare = undefined;
+    this.#firstSeqno = undefined;
+    this.#lastSeqno = undefined;
+    const durable = sealing.catch((err: unknown) => {
+      this.#poison(hasCode(err, ErrorCodes.POISONED) ? ((err as Error).cause ?? err) : err);
+      throw this.#poisonError();
+    });
+    durable.catch(() => undefined);
+    this.#sealing = durable;
+    void durable.then(
+      () => {
+        if (this.#sealing === durable) this.#sealing = undefined;
+      },
+      () => undefined,
+    );
+    // The next cut should not wait for a file to be created.
+    void this.#createSpare().catch(() => undefined);
+    return { sealed: { ...sealed }, durable };
+  }
+
   /** Sealed files, oldest first (copies). */
   sealedFiles(): JournalFileInfo[] {
     return this.#sealed.map((s) => ({ ...s }));
@@ -154,28 +222,65 @@ export class Journal {
     if (j >= 0) this.#sealed.splice(j, 1);
   }
 
-  /** Waits for rotations, writes what is queued or pending, closes the active file (no final fdatasync). */
+  /** Waits for rotations and seals, writes what is queued or pending, closes the active file (no final fdatasync). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#rotationTail;
+    await this.#spareCreating?.catch(() => undefined);
+    await this.#sealing?.catch(() => undefined);
     await this.#writer.close();
+    // An unused spare holds only its header: remove it so it is not mistaken for data.
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) {
+      await spare.close().catch(() => undefined);
+      await this.#fs.unlink(spare.path).catch(() => undefined);
+    }
+  }
+
+  /** Creates the spare file (the active file's number + 1) if there is none. */
+  #createSpare(): Promise<void> {
+    this.#spareCreating ??= (async () => {
+      try {
+        if (this.#spare !== undefined) return;
+        const fileNumber = this.#writer.fileNumber + 1;
+        this.#spare = await JournalWriter.create(this.#fs, join(this.dir, this.#nameFor(fileNumber)), { fileNumber });
+      } finally {
+        this.#spareCreating = undefined;
+      }
+    })();
+    return this.#spareCreating;
   }
 
   #appendToWriter(record: Buffer, options: AppendOptions, onWritten: () => void): Promise<void> {
     const { first, last } = recordSeqnoRange(record);
     if (this.#firstSeqno === undefined || first < this.#firstSeqno) this.#firstSeqno = first;
     if (this.#lastSeqno === undefined || last > this.#lastSeqno) this.#lastSeqno = last;
-    const p = this.#writer.append(record, options, onWritten);
+    let p = this.#writer.append(record, options, onWritten);
+    const sealing = this.#sealing;
+    if (options.sync && sealing !== undefined) p = p.then(() => sealing);
     if (this.#pendingRotations === 0) this.#maybeRotate();
     return p;
   }
 
+  /**
+   * Size-based rotation without holding writers: past half the size limit the next file
+   * is created in the background; past the limit, the switch is a synchronous cut. Only
+   * when the spare is not ready in time does it fall back to rotate(), which queues
+   * appends until the new file exists.
+   */
   #maybeRotate(): void {
     const w = this.#writer;
-    if (w.size + w.pendingBytes < this.#maxFileBytes) return;
-    // A failure poisons the journal and rejects whatever queued; nobody awaits this one.
-    this.rotate().catch(() => undefined);
+    const size = w.size + w.pendingBytes;
+    if (size >= this.#maxFileBytes / 2 && this.#spare === undefined) void this.#createSpare().catch(() => undefined);
+    if (size < this.#maxFileBytes) return;
+    if (this.canCut()) {
+      // A failed seal poisons the journal; the cut's caller-less promise needs no handler.
+      this.cut();
+      return;
+    }
+    if (this.#spare === undefined && this.#spareCreating === undefined) this.rotate().catch(() => undefined);
   }
 
   async #rotateNow(): Promise<{ sealed: JournalFileInfo }> {
@@ -185,9 +290,12 @@ export class Journal {
       const fileNumber = old.fileNumber + 1;
       const path = join(this.dir, this.#nameFor(fileNumber));
       // seal() writes the pending group synchronously, before anything can be queued behind it.
+      await this.#spareCreating?.catch(() => undefined);
+      const spare = this.#spare;
+      this.#spare = undefined;
       const [sealing, creating] = await Promise.allSettled([
         old.seal(),
-        JournalWriter.create(this.#fs, path, { fileNumber }),
+        spare ?? JournalWriter.create(this.#fs, path, { fileNumber }),
       ]);
       if (sealing.status === 'rejected' || creating.status === 'rejected') {
         if (creating.status === 'fulfilled') {

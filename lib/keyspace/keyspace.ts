@@ -2,16 +2,19 @@
 // (each its own LSM tree). Owns the global sequence number and applies every write in
 // journal order. Main-thread object; every public method may be called concurrently.
 import * as path from 'node:path';
+import { constants } from 'node:os';
 import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
-import { CairnError, ErrorCodes, hasCode } from '../errors.js';
+import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { BlockCache } from '../segment/block-cache.js';
 import { Journal } from '../journal/journal.js';
 import { encodeBatch, type BatchOp } from '../journal/record.js';
 import { readJournal } from '../journal/journal-reader.js';
-import { Tree, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
+import { Tree, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   isTempName,
   isValidPartitionName,
@@ -92,6 +95,9 @@ export class Keyspace {
   #closed = false;
   #closing: Promise<void> | undefined;
   #inflight = new Set<Promise<unknown>>();
+  /** Checkpoints in progress; a partition is deleted only when none is. */
+  #checkpoints = 0;
+  #checkpointsIdle: (() => void)[] = [];
   /** Serialises changes to the partition registry (keyspace.json). */
   #registryChain: Promise<unknown> = Promise.resolve();
   readonly #host: TreeHost;
@@ -218,6 +224,8 @@ export class Keyspace {
     await this.#registryChange(async () => {
       const tree = this.#trees.get(name);
       if (tree === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `No partition named ${name}`, { details: { partition: name } });
+      // A checkpoint in progress links this partition's files: let it finish first.
+      while (this.#checkpoints > 0) await new Promise<void>((resolve) => this.#checkpointsIdle.push(resolve));
       const record = this.#meta.partitions[name];
       delete this.#meta.partitions[name];
       try {
@@ -256,6 +264,80 @@ export class Keyspace {
   async flush(): Promise<void> {
     this.#checkWritable();
     await Promise.all([...this.#trees.values()].map((t) => t.flush(this.#visibleSeqno)));
+  }
+
+  /**
+   * Takes an online checkpoint into `dest` (which must not exist): a directory that opens
+   * with Keyspace.open() and holds exactly the writes up to the returned seqno, across all
+   * partitions. Writers are held only for the cut (a journal switch and the pinning of
+   * each partition's version); readers never wait. Immutable files are hard-linked (copied
+   * when `dest` is on another file system); see docs/checkpoints.md.
+   */
+  async backupTo(dest: string, options?: CheckpointOptions): Promise<CheckpointResult> {
+    if (typeof dest !== 'string' || dest.length === 0) throw new TypeError('dest must be a non-empty string');
+    const opts = optionsObject<CheckpointOptions>(options, 'options');
+    if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+    const startedAt = performance.now();
+    this.#checkWritable();
+    throwIfAborted(opts.signal);
+    const target = path.resolve(dest);
+    if ((await this.#fs.statOrUndefined(target)) !== undefined) throw existsError(target);
+    await mkdirDurable(this.#fs, path.dirname(target));
+    this.#checkWritable();
+    this.#checkpoints++;
+    try {
+      do {
+        await this.#journal.prepareCut();
+        this.#checkWritable();
+      } while (!this.#journal.canCut());
+      const plan = this.#cut();
+      try {
+        return await writeCheckpoint(this.#fs, plan, target, opts, startedAt);
+      } finally {
+        plan.release();
+      }
+    } finally {
+      if (--this.#checkpoints === 0) for (const wake of this.#checkpointsIdle.splice(0)) wake();
+    }
+  }
+
+  /**
+   * The cut, synchronous from start to end so that nothing can interleave: the journal
+   * switches to a fresh file (the old one keeps every write up to now and is sealed off
+   * the write path), and each partition's current view is pinned. Writes applied so far
+   * are exactly those in the sealed and older journals, so the checkpoint's seqno is the
+   * visible seqno at this instant.
+   */
+  #cut(): CheckpointPlan {
+    const started = process.hrtime.bigint();
+    const rotation = this.#journal.cut();
+    const seqno = this.#visibleSeqno;
+    const views: { tree: Tree; view: ReadView }[] = [];
+    for (const tree of this.#trees.values()) views.push({ tree, view: tree.acquireView() });
+    const writePauseMicros = Number(process.hrtime.bigint() - started) / 1000;
+    const oldestNeeded = Math.min(...views.map(({ view }) => view.version.state.persistedSeqno), seqno);
+    const journals = this.#journal
+      .sealedFiles()
+      .filter((j) => j.fileNumber <= rotation.sealed.fileNumber && j.lastSeqno !== undefined && j.lastSeqno > oldestNeeded)
+      .map((j) => ({ fileNumber: j.fileNumber, path: j.path, bytes: j.bytes }));
+    const meta: KeyspaceMeta = structuredClone(this.#meta);
+    for (const name of Object.keys(meta.partitions)) if (!this.#trees.has(name)) delete meta.partitions[name];
+    let released = false;
+    return {
+      sourceRoot: this.path,
+      seqno,
+      meta,
+      partitions: views.map(({ tree, view }) => ({ name: tree.name, root: tree.root, state: view.version.state })),
+      journals,
+      journalDurable: rotation.durable,
+      writePauseMicros,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const { tree, view } of views) tree.releaseView(view);
+      },
+    };
   }
 
   /** Waits for in-flight writes and flushes, releases snapshots, closes files and the LOCK. Idempotent. */
@@ -429,6 +511,15 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     else if (isTempName(name)) await fs.unlink(path.join(dir, name));
   }
   numbers.sort((a, b) => a - b);
+  // Trailing files holding no record are spares created ahead of a switch (or files whose
+  // creation a crash cut short): remove them, so that "last" means the last file that
+  // received writes, the only one allowed a torn tail.
+  while (numbers.length > 0) {
+    const file = path.join(dir, journalFileName(numbers[numbers.length - 1]));
+    if ((await fs.stat(file)).size > JOURNAL_HEADER_BYTES) break;
+    await fs.unlink(file);
+    numbers.pop();
+  }
   let lastSeqno = 0;
   const sealed: Recovered['sealed'] = [];
   for (let i = 0; i < numbers.length; i++) {
@@ -461,4 +552,9 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     sealed.push({ fileNumber: numbers[i], firstSeqno, lastSeqno: fileLast, bytes: end.validBytes });
   }
   return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
+}
+
+/** The Node-shaped EEXIST a checkpoint destination that already exists rejects with. */
+function existsError(target: string): Error {
+  return Object.assign(new Error(`EEXIST: file already exists, backupTo '${target}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: 'backupTo', path: target });
 }

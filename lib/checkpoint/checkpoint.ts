@@ -1,0 +1,171 @@
+// Writing a checkpoint: given what the keyspace pinned at its cut (a plan), build the
+// checkpoint directory beside the destination and rename it into place. Runs entirely
+// outside the keyspace's write path; the plan's pins keep every source file alive until
+// release. One call per checkpoint; concurrent calls are independent.
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FileSystem, PathPair } from '../fs/file-system.js';
+import { syncParent } from '../fs/durable.js';
+import { hasCode, throwIfAborted } from '../errors.js';
+import { encodeCurrent, encodeManifest, type VersionState } from '../tree/manifest.js';
+import type { KeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import {
+  TEMP_MARKER,
+  currentPath,
+  journalDir,
+  journalPath,
+  keyspaceFilePath,
+  manifestPath,
+  partitionDir,
+  partitionsDir,
+  segmentPath,
+  segmentsDir,
+} from '../keyspace/file-names.js';
+
+/** What the keyspace captured at the cut. Everything named here is pinned until release(). */
+export interface CheckpointPlan {
+  sourceRoot: string;
+  /** Every write with seqno <= this is in the checkpoint, and no other. */
+  seqno: number;
+  /** The registry as of the cut (keyspace id, partitions and their ids). */
+  meta: KeyspaceMeta;
+  partitions: { name: string; root: string; state: VersionState }[];
+  /** Sealed journal files holding writes the pinned segments lack, oldest first. */
+  journals: { fileNumber: number; path: string; bytes: number }[];
+  /** Resolves once the journal sealed at the cut is durable (its fdatasync runs off the write path). */
+  journalDurable: Promise<void>;
+  writePauseMicros: number;
+  release(): void;
+}
+
+export interface CheckpointProgress {
+  phase: 'linking' | 'copying' | 'writing' | 'syncing' | 'done';
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface CheckpointOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: CheckpointProgress) => void;
+}
+
+/** What backupTo resolves with. */
+export interface CheckpointResult {
+  path: string;
+  seqno: number;
+  partitions: string[];
+  filesLinked: number;
+  filesCopied: number;
+  bytesLinked: number;
+  bytesCopied: number;
+  /** How long writers were held at the cut. */
+  writePauseMicros: number;
+  durationMs: number;
+}
+
+/**
+ * Builds `dest` from the plan. `dest` must not exist (the caller checked and created its
+ * parent). Staging happens in `<dest>.tmp-<id>`, renamed into place only when complete
+ * and durable, so `dest` either does not exist or holds a whole checkpoint. On any
+ * failure the staging directory is removed. The caller releases the plan's pins.
+ */
+export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest: string, options: CheckpointOptions, startedAt: number): Promise<CheckpointResult> {
+  const { signal, onProgress } = options;
+  const staging = `${dest}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+  const result: CheckpointResult = {
+    path: dest,
+    seqno: plan.seqno,
+    partitions: plan.partitions.map((p) => p.name),
+    filesLinked: 0,
+    filesCopied: 0,
+    bytesLinked: 0,
+    bytesCopied: 0,
+    writePauseMicros: plan.writePauseMicros,
+    durationMs: 0,
+  };
+  try {
+    // The skeleton of a keyspace directory. Nothing in staging is synced one by one: one
+    // batch of directory fsyncs at the end covers every entry made here.
+    const dirs = [staging, journalDir(staging), partitionsDir(staging)];
+    for (const p of plan.partitions) dirs.push(partitionDir(staging, p.name), segmentsDir(partitionDir(staging, p.name)));
+    for (const dir of dirs) await fs.mkdir(dir);
+    throwIfAborted(signal);
+
+    // Segments and sealed journals are immutable, so a hard link is a complete, private
+    // copy for as long as it exists: the source may delete its name (a compaction, journal
+    // GC) without touching ours. Sizes come from the manifest and the journal tracker.
+    const files: { pair: PathPair; bytes: number }[] = [];
+    for (const p of plan.partitions) {
+      for (const s of p.state.levels.flat()) {
+        files.push({ pair: [segmentPath(p.root, s.fileNumber), segmentPath(partitionDir(staging, p.name), s.fileNumber)], bytes: s.fileSize });
+      }
+    }
+    for (const j of plan.journals) files.push({ pair: [j.path, journalPath(staging, j.fileNumber)], bytes: j.bytes });
+    const bytesTotal = files.reduce((n, f) => n + f.bytes, 0);
+    const progress = (phase: CheckpointProgress['phase'], filesDone: number, bytesDone: number) =>
+      onProgress?.({ phase, filesDone, filesTotal: files.length, bytesDone, bytesTotal });
+
+    // The journal sealed at the cut must be durable before a link to it means anything.
+    await plan.journalDurable;
+    throwIfAborted(signal);
+
+    // Link when source and destination share a file system; otherwise (or if the kernel
+    // still says EXDEV, e.g. across bind mounts) copy: clone, copy_file_range, read/write.
+    let copy = !(await fs.sameDevice(plan.sourceRoot, path.dirname(dest)));
+    if (!copy) {
+      progress('linking', 0, 0);
+      try {
+        await fs.linkBatch(files.map((f) => f.pair));
+        result.filesLinked = files.length;
+        result.bytesLinked = bytesTotal;
+      } catch (err) {
+        if (!hasCode(err, 'EXDEV')) throw err;
+        copy = true;
+        // Links made before the EXDEV are replaced by copies: start the file list afresh.
+        for (const f of files) await fs.unlink(f.pair[1]).catch(() => undefined);
+      }
+    }
+    if (copy) {
+      progress('copying', 0, 0);
+      const copied = await fs.copyBatch(files.map((f) => f.pair));
+      result.filesCopied = files.length;
+      result.bytesCopied = copied.bytes;
+    }
+    progress('writing', files.length, bytesTotal);
+    throwIfAborted(signal);
+
+    // Fresh metadata describing exactly the pinned versions: a manifest and CURRENT per
+    // partition and keyspace.json with the registry as of the cut (same keyspace id).
+    const written: string[] = [];
+    for (const p of plan.partitions) {
+      const root = partitionDir(staging, p.name);
+      const manifestNumber = p.state.nextFileNumber;
+      const state: VersionState = { ...p.state, nextFileNumber: manifestNumber + 1 };
+      const bytes = encodeManifest(state);
+      await fs.writeFile(manifestPath(root, manifestNumber), bytes, { exclusive: true });
+      await fs.writeFile(currentPath(root), encodeCurrent(manifestNumber, bytes), { exclusive: true });
+      written.push(manifestPath(root, manifestNumber), currentPath(root));
+    }
+    await fs.writeFile(keyspaceFilePath(staging), `${JSON.stringify(plan.meta, null, 2)}\n`, { exclusive: true });
+    written.push(keyspaceFilePath(staging));
+    throwIfAborted(signal);
+
+    // Durability before visibility: every written file, then every directory (which makes
+    // the links, copies and new names durable), then the rename, then the parent.
+    progress('syncing', files.length, bytesTotal);
+    await fs.syncBatch(written);
+    await fs.syncDirs(dirs.slice().reverse());
+    throwIfAborted(signal);
+    await fs.rename(staging, dest);
+    await syncParent(fs, dest);
+    result.durationMs = performance.now() - startedAt;
+    progress('done', files.length, bytesTotal);
+    return result;
+  } catch (err) {
+    await fs.removeTree(staging).catch(() => undefined);
+    throw err;
+  }
+}
+

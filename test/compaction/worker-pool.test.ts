@@ -9,7 +9,8 @@ import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { runMerge, type MergeJob } from '../../lib/compaction/run-merge.js';
 import { CompactionWorkerPool } from '../../lib/compaction/worker-pool.js';
 import { Rng } from '../helpers/rng.js';
-import { exited, firstLine, scriptPath, spawnTs } from '../helpers/spawn-ts.js';
+import { spawnDist } from '../helpers/spawn-dist.js';
+import { exited, firstLine, scriptPath } from '../helpers/spawn-ts.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { modelMerge, plain, readAll, writeInputs, type Inputs } from './merge-fixtures.js';
 
@@ -172,9 +173,9 @@ t.test('a real ENOSPC in the worker (tmpfs) comes back as ENOSPC and leaves no o
   t.same(await fs.readdir(mounted), []);
 });
 
-t.test('a pool that is never closed does not keep its process alive', async (t) => {
+t.test('from dist/ (compiled worker entry), a pool that is never closed does not keep its process alive', async (t) => {
   const dir = t.testdir();
-  const child = spawnTs(scriptPath(import.meta.url, 'pool-child.ts'), [dir]);
+  const child = spawnDist(scriptPath(import.meta.url, 'pool-child.mjs'), [dir]);
   t.equal(await firstLine(child), 'done');
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 60_000)));

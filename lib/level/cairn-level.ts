@@ -220,15 +220,15 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   _iterator(options: PrivateIteratorOptions & PrivateRangeOptions): CairnIterator {
-    return new CairnIterator(this as never, options, this.#cursor(options, options.keys ? 'entries' : 'values'));
+    return new CairnIterator(this, options, this.#cursor(options, options.keys ? 'entries' : 'values'));
   }
 
   _keys(options: PrivateIteratorOptions & PrivateRangeOptions): CairnKeyIterator {
-    return new CairnKeyIterator(this as never, options, this.#cursor(options, 'keys'));
+    return new CairnKeyIterator(this, options, this.#cursor(options, 'keys'));
   }
 
   _values(options: PrivateIteratorOptions & PrivateRangeOptions): CairnValueIterator {
-    return new CairnValueIterator(this as never, options, this.#cursor(options, 'values'));
+    return new CairnValueIterator(this, options, this.#cursor(options, 'values'));
   }
 
   _snapshot(options: object): CairnLevelSnapshot {

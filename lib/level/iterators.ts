@@ -20,8 +20,8 @@ export interface PrivateIteratorOptions {
 }
 
 type Entry = [Buffer | string | undefined, Buffer | string | undefined];
-// abstract-level's typings do not declare the private constructor contract; the database is ours.
-type Database = ConstructorParameters<typeof AbstractIterator>[0];
+/** The owning CairnLevel; abstract-level only needs it as a resource owner, whatever its key and value types. */
+type Database = object;
 
 export class CairnIterator extends AbstractIterator<Database, LevelKey, LevelKey> {
   readonly #rows: RangeCursor<[Buffer, Buffer] | Buffer>;
@@ -29,7 +29,7 @@ export class CairnIterator extends AbstractIterator<Database, LevelKey, LevelKey
 
   /** `rows` yields [key, value] pairs, or bare values when the caller asked for no keys. */
   constructor(db: Database, options: PrivateIteratorOptions, rows: RangeCursor<[Buffer, Buffer] | Buffer>) {
-    super(db, options as never);
+    super(db, options);
     this.#rows = rows;
     const { keyEncoding, valueEncoding, keys, values } = options;
     this.#toEntry = !keys
@@ -68,7 +68,7 @@ export class CairnKeyIterator extends AbstractKeyIterator<Database, LevelKey> {
   readonly #format: Format;
 
   constructor(db: Database, options: PrivateIteratorOptions, rows: RangeCursor<Buffer>) {
-    super(db, options as never);
+    super(db, options);
     this.#rows = rows;
     this.#format = options.keyEncoding;
   }
@@ -105,7 +105,7 @@ export class CairnValueIterator extends AbstractValueIterator<Database, LevelKey
   readonly #format: Format;
 
   constructor(db: Database, options: PrivateIteratorOptions, rows: RangeCursor<Buffer>) {
-    super(db, options as never);
+    super(db, options);
     this.#rows = rows;
     this.#format = options.valueEncoding;
   }

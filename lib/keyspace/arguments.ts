@@ -17,6 +17,14 @@ export function toKey(key: unknown, what = 'key'): Buffer {
   return buf;
 }
 
+/** For lookups only: the key's bytes without a copy (nothing keeps a reference to it). */
+export function toKeyView(key: unknown): Buffer {
+  if (typeof key === 'string') return Buffer.from(key, 'utf8');
+  if (Buffer.isBuffer(key)) return key;
+  if (key instanceof Uint8Array) return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  throw new TypeError(`key must be a string or a Uint8Array (got ${describe(key)})`);
+}
+
 export function toValue(value: unknown): Buffer {
   const buf = toBytes(value, 'value');
   if (buf.length > MAX_VALUE_BYTES) throw new RangeError(`value is ${buf.length} bytes; the limit is ${MAX_VALUE_BYTES}`);

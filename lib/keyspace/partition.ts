@@ -4,7 +4,7 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, type RangeOptions, optionsObject, toKey, toRange, toValue } from './arguments.js';
+import { type Bytes, type RangeOptions, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace, WriteOptions } from './keyspace.js';
 import { EntryIterator, type IteratorShape } from './entry-iterator.js';
 import type { Snapshot } from './snapshot.js';
@@ -33,28 +33,47 @@ export class Partition {
     return this.#tree.name;
   }
 
-  async put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
-    const k = toKey(key);
-    const v = toValue(value);
-    this.#checkUsable();
-    await this.#keyspace._write([{ tree: this.#tree, kind: EntryKind.Put, key: k, value: v }], options);
+  // put/delete/get/has are plain functions returning promises (argument errors become
+  // rejections): an async wrapper would add a promise to every call on the hot path.
+
+  put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
+    try {
+      const k = toKey(key);
+      const v = toValue(value);
+      this.#checkUsable();
+      return this.#keyspace._write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Put, key: k, value: v }], options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async delete(key: Bytes, options?: WriteOptions): Promise<void> {
-    const k = toKey(key);
-    this.#checkUsable();
-    await this.#keyspace._write([{ tree: this.#tree, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+  delete(key: Bytes, options?: WriteOptions): Promise<void> {
+    try {
+      const k = toKey(key);
+      this.#checkUsable();
+      return this.#keyspace._write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The value of `key` as a Buffer, or undefined when absent. */
-  async get(key: Bytes, options?: ReadOptions): Promise<Buffer | undefined> {
-    const e = this.#lookup(toKey(key), options);
-    return e === undefined || e.kind === EntryKind.Delete ? undefined : Buffer.from(e.value);
+  get(key: Bytes, options?: ReadOptions): Promise<Buffer | undefined> {
+    try {
+      const e = this.#lookup(toKeyView(key), options);
+      return Promise.resolve(e === undefined || e.kind === EntryKind.Delete ? undefined : Buffer.from(e.value));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async has(key: Bytes, options?: ReadOptions): Promise<boolean> {
-    const e = this.#lookup(toKey(key), options);
-    return e !== undefined && e.kind === EntryKind.Put;
+  has(key: Bytes, options?: ReadOptions): Promise<boolean> {
+    try {
+      const e = this.#lookup(toKeyView(key), options);
+      return Promise.resolve(e !== undefined && e.kind === EntryKind.Put);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** `[key, value]` pairs in byte order of the keys (descending with `reverse`), read from one consistent view. */
@@ -83,9 +102,9 @@ export class Partition {
   }
 
   #lookup(key: Buffer, input: unknown) {
-    const options = optionsObject<ReadOptions>(input, 'options');
     this.#checkUsable();
-    const snapshot = options.snapshot;
+    if (input === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
+    const snapshot = optionsObject<ReadOptions>(input, 'options').snapshot;
     if (snapshot === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
     const view = snapshot._viewOf(this.#keyspace, this.#tree);
     return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);

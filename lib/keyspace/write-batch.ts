@@ -25,12 +25,14 @@ export class WriteBatch {
   }
 
   put(partition: Partition, key: Bytes, value: Bytes): this {
-    this.#ops.push({ tree: this.#treeOf(partition), kind: EntryKind.Put, key: toKey(key), value: toValue(value) });
+    const tree = this.#treeOf(partition);
+    this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Put, key: toKey(key), value: toValue(value) });
     return this;
   }
 
   delete(partition: Partition, key: Bytes): this {
-    this.#ops.push({ tree: this.#treeOf(partition), kind: EntryKind.Delete, key: toKey(key), value: EMPTY });
+    const tree = this.#treeOf(partition);
+    this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Delete, key: toKey(key), value: EMPTY });
     return this;
   }
 

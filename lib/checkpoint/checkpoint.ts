@@ -4,6 +4,7 @@
 // release. One call per checkpoint; concurrent calls are independent.
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import type { FileSystem, PathPair } from '../fs/file-system.js';
 import { syncParent } from '../fs/durable.js';
 import { hasCode, throwIfAborted } from '../errors.js';
@@ -85,6 +86,7 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     writePauseMicros: plan.writePauseMicros,
     durationMs: 0,
   };
+  let published = false;
   try {
     // The skeleton of a keyspace directory. Nothing in staging is synced one by one: one
     // batch of directory fsyncs at the end covers every entry made here.
@@ -158,14 +160,30 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     await fs.syncBatch(written);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
-    await fs.rename(staging, dest);
+    // rename(2) silently replaces an empty directory, so a dest made while we staged is
+    // looked for once more; a non-empty one (a concurrent backupTo won) fails the rename.
+    if ((await fs.statOrUndefined(dest)) !== undefined) throw destinationExists(dest);
+    try {
+      await fs.rename(staging, dest);
+    } catch (err) {
+      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST') || hasCode(err, 'ENOTDIR')) throw destinationExists(dest);
+      throw err;
+    }
+    published = true;
     await syncParent(fs, dest);
     result.durationMs = performance.now() - startedAt;
     progress('done', files.length, bytesTotal);
     return result;
   } catch (err) {
-    await fs.removeTree(staging).catch(() => undefined);
+    // A rejected call leaves nothing behind: not even a renamed checkpoint whose parent
+    // fsync (or the caller's final progress callback) failed.
+    await fs.removeTree(published ? dest : staging).catch(() => undefined);
     throw err;
   }
+}
+
+/** The Node-shaped EEXIST of a destination that exists (or appeared while staging). */
+function destinationExists(dest: string): Error {
+  return Object.assign(new Error(`EEXIST: file already exists, backupTo '${dest}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: 'backupTo', path: dest });
 }
 

@@ -1,0 +1,256 @@
+// The offline checkpoint behind `cairn snapshot`: holds the keyspace's LOCK (so no process
+// has it open), reads what the files on disk describe, and builds the same kind of
+// directory as the online backupTo. One call per snapshot; the LOCK serialises it against
+// every opener, this process included.
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import type { CopyRequest, FileSystem, LockHandle, PathPair } from '../fs/file-system.js';
+import { mkdirDurable, syncParent } from '../fs/durable.js';
+import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
+import { readCurrentManifest } from '../tree/manifest.js';
+import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import { readJournal } from '../journal/journal-reader.js';
+import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
+import {
+  TEMP_MARKER,
+  currentPath,
+  journalDir,
+  journalPath,
+  keyspaceFilePath,
+  lockPath,
+  manifestPath,
+  parseJournalFileName,
+  partitionDir,
+  partitionsDir,
+  segmentPath,
+  segmentsDir,
+} from '../keyspace/file-names.js';
+import type { CheckpointProgress } from './checkpoint.js';
+
+export interface OfflineSnapshotOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: CheckpointProgress) => void;
+}
+
+/** What `cairn snapshot --json` prints. Metadata files and the newest journal always count as copied. */
+export interface OfflineSnapshotResult {
+  path: string;
+  /** The highest seqno in the snapshot: in its journals, or persisted in its manifests. */
+  seqno: number;
+  partitions: string[];
+  filesLinked: number;
+  filesCopied: number;
+  bytesLinked: number;
+  bytesCopied: number;
+  durationMs: number;
+}
+
+/** A source file to bring over; `limit` copies only a prefix. */
+interface SourceFile {
+  from: string;
+  bytes: number;
+  limit?: number;
+}
+
+interface Plan {
+  seqno: number;
+  partitions: string[];
+  /** Immutable files: hard-linked when possible. */
+  immutable: SourceFile[];
+  /** Files a later open of the source may change or replace: always copied. */
+  mutable: SourceFile[];
+}
+
+/**
+ * Snapshots the closed keyspace `source` into `dest`, which must not exist. Rejects
+ * CAIRN_LOCKED when the keyspace is open anywhere, CAIRN_NOT_A_KEYSPACE when `source` is
+ * not one, EEXIST when `dest` exists. On failure neither `dest` nor the staging directory
+ * remains, and the source is untouched (only its LOCK file is created if it was missing).
+ */
+export async function snapshotKeyspace(fs: FileSystem, source: string, dest: string, options: OfflineSnapshotOptions = {}): Promise<OfflineSnapshotResult> {
+  if (typeof source !== 'string' || source.length === 0) throw new TypeError('source must be a non-empty string');
+  if (typeof dest !== 'string' || dest.length === 0) throw new TypeError('dest must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { signal, onProgress } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+  const root = path.resolve(source);
+  const target = path.resolve(dest);
+  if (isWithin(target, root)) throw new RangeError(`dest ${target} lies inside the keyspace ${root}`);
+  const startedAt = performance.now();
+  throwIfAborted(signal);
+
+  // Check before locking: fs.lock creates the LOCK file, and a directory that is not a
+  // keyspace must not gain one.
+  const dirStat = await fs.statOrUndefined(root);
+  if (dirStat === undefined || !dirStat.isDirectory || (await fs.statOrUndefined(keyspaceFilePath(root))) === undefined) {
+    throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a cairn keyspace (no ${path.basename(keyspaceFilePath(root))})`, { details: { path: root } });
+  }
+  if ((await fs.statOrUndefined(target)) !== undefined) throw existsError(target);
+
+  const lock: LockHandle = await fs.lock(lockPath(root));
+  try {
+    const plan = await planSnapshot(fs, root, signal);
+    await mkdirDurable(fs, path.dirname(target));
+    throwIfAborted(signal);
+    const result = await build(fs, root, target, plan, { signal, onProgress });
+    result.durationMs = performance.now() - startedAt;
+    return result;
+  } finally {
+    // An unlock failure cannot undo a finished snapshot, and the OS drops the lock when
+    // the process exits at the latest: the snapshot's own outcome is what is reported.
+    await lock.unlock().catch(() => undefined);
+  }
+}
+
+/**
+ * Decides what goes in, from what the source's metadata names (so debris stays out: temp
+ * files, segments no live manifest names, old manifests, unregistered partitions, LOCK).
+ */
+async function planSnapshot(fs: FileSystem, root: string, signal: AbortSignal | undefined): Promise<Plan> {
+  const meta = await readKeyspaceMeta(fs, root);
+  const names = Object.keys(meta.partitions).sort();
+  const immutable: Plan['immutable'] = [];
+  const mutable: Plan['mutable'] = [];
+  let seqno = 0;
+  for (const name of names) {
+    const dir = partitionDir(root, name);
+    const { manifestNumber, state } = await readCurrentManifest(fs, dir);
+    seqno = Math.max(seqno, state.persistedSeqno);
+    for (const s of state.levels.flat()) immutable.push({ from: segmentPath(dir, s.fileNumber), bytes: s.fileSize });
+    for (const from of [manifestPath(dir, manifestNumber), currentPath(dir)]) mutable.push({ from, bytes: (await fs.stat(from)).size });
+    throwIfAborted(signal);
+  }
+  mutable.push({ from: keyspaceFilePath(root), bytes: (await fs.stat(keyspaceFilePath(root))).size });
+
+  const journals = await journalFiles(fs, root);
+  // The newest journal holding data is copied, and only its valid prefix: the next open of
+  // the source truncates a torn tail in place, which would change a hard-linked file
+  // under the snapshot. Older journals are sealed, never written again: linked.
+  const newest = journals.pop();
+  if (newest !== undefined) {
+    const reading = readJournal(fs, newest.path, { isLast: true, fileNumber: newest.fileNumber });
+    for await (const record of reading.records) seqno = Math.max(seqno, record.seqno + record.ops.length - 1);
+    const end = await reading.end;
+    if (end.lastSeqno === undefined) seqno = Math.max(seqno, await lastSeqnoOf(fs, journals));
+    mutable.push({ from: newest.path, bytes: end.validBytes, limit: end.validBytes });
+  }
+  for (const j of journals) immutable.push({ from: j.path, bytes: j.bytes });
+  return { seqno, partitions: names, immutable, mutable };
+}
+
+/**
+ * The journal files, oldest first, without trailing spares (files of at most a header,
+ * created ahead of a switch; recovery deletes them) and without temp files.
+ */
+async function journalFiles(fs: FileSystem, root: string): Promise<{ fileNumber: number; path: string; bytes: number }[]> {
+  const dir = journalDir(root);
+  const numbers = (await fs.readdir(dir)).map(parseJournalFileName).filter((n): n is number => n !== undefined);
+  numbers.sort((a, b) => a - b);
+  const files: { fileNumber: number; path: string; bytes: number }[] = [];
+  for (const fileNumber of numbers) {
+    const file = journalPath(root, fileNumber);
+    files.push({ fileNumber, path: file, bytes: (await fs.stat(file)).size });
+  }
+  while (files.length > 0 && files[files.length - 1].bytes <= JOURNAL_HEADER_BYTES) files.pop();
+  return files;
+}
+
+/** The last seqno in the newest of `sealed` that holds a record (0 when none does). */
+async function lastSeqnoOf(fs: FileSystem, sealed: { fileNumber: number; path: string }[]): Promise<number> {
+  for (let i = sealed.length - 1; i >= 0; i--) {
+    const reading = readJournal(fs, sealed[i].path, { isLast: false, fileNumber: sealed[i].fileNumber });
+    for await (const _record of reading.records) {
+      // Read to the end: `end` carries the range.
+    }
+    const end = await reading.end;
+    if (end.lastSeqno !== undefined) return end.lastSeqno;
+  }
+  return 0;
+}
+
+/** Stages the plan beside `target`, makes it durable, renames it into place. */
+async function build(fs: FileSystem, root: string, target: string, plan: Plan, options: OfflineSnapshotOptions): Promise<OfflineSnapshotResult> {
+  const { signal, onProgress } = options;
+  const staging = `${target}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+  const dirs = [staging, journalDir(staging), partitionsDir(staging)];
+  for (const name of plan.partitions) dirs.push(partitionDir(staging, name), segmentsDir(partitionDir(staging, name)));
+  const into = (f: SourceFile): PathPair => [f.from, path.join(staging, path.relative(root, f.from))];
+  const result: OfflineSnapshotResult = {
+    path: target,
+    seqno: plan.seqno,
+    partitions: plan.partitions,
+    filesLinked: 0,
+    filesCopied: 0,
+    bytesLinked: 0,
+    bytesCopied: 0,
+    durationMs: 0,
+  };
+  const filesTotal = plan.immutable.length + plan.mutable.length;
+  const bytesTotal = [...plan.immutable, ...plan.mutable].reduce((n, f) => n + f.bytes, 0);
+  const progress = (phase: CheckpointProgress['phase'], filesDone: number, bytesDone: number) =>
+    onProgress?.({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
+  let renamed = false;
+  try {
+    for (const dir of dirs) await fs.mkdir(dir);
+    throwIfAborted(signal);
+
+    // As in backupTo: link on one file system, copy across (or when the kernel says EXDEV
+    // anyway, e.g. across bind mounts of one device).
+    let copyAll = !(await fs.sameDevice(root, path.dirname(target)));
+    const immutableBytes = plan.immutable.reduce((n, f) => n + f.bytes, 0);
+    if (!copyAll && plan.immutable.length > 0) {
+      progress('linking', 0, 0);
+      try {
+        await fs.linkBatch(plan.immutable.map(into));
+        result.filesLinked = plan.immutable.length;
+        result.bytesLinked = immutableBytes;
+      } catch (err) {
+        if (!hasCode(err, 'EXDEV')) throw err;
+        copyAll = true;
+        for (const f of plan.immutable) await fs.unlink(into(f)[1]).catch(() => undefined);
+      }
+    }
+    throwIfAborted(signal);
+    const copies: CopyRequest[] = [...(copyAll ? plan.immutable : []), ...plan.mutable].map((f) => {
+      const pair = into(f);
+      return f.limit === undefined ? pair : [pair[0], pair[1], f.limit];
+    });
+    progress('copying', result.filesLinked, result.bytesLinked);
+    // copyBatch fsyncs every copy before it resolves (the seam's contract).
+    const copied = await fs.copyBatch(copies);
+    result.filesCopied = copies.length;
+    result.bytesCopied = copied.bytes;
+    throwIfAborted(signal);
+
+    // Directories last, innermost first: that makes every link, copy and name durable.
+    progress('syncing', filesTotal, bytesTotal);
+    await fs.syncDirs(dirs.slice().reverse());
+    throwIfAborted(signal);
+    await fs.rename(staging, target);
+    renamed = true;
+    await syncParent(fs, target);
+    progress('done', filesTotal, bytesTotal);
+    return result;
+  } catch (err) {
+    // A failed snapshot leaves nothing behind, even when only the final parent fsync failed.
+    await fs.removeTree(renamed ? target : staging).catch(() => undefined);
+    throw err;
+  }
+}
+
+function isWithin(candidate: string, dir: string): boolean {
+  const rel = path.relative(dir, candidate);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}
+
+/** The Node-shaped EEXIST a destination that already exists rejects with. */
+function existsError(target: string): Error {
+  return Object.assign(new Error(`EEXIST: file already exists, snapshot '${target}'`), {
+    code: 'EEXIST',
+    errno: -constants.errno.EEXIST,
+    syscall: 'snapshot',
+    path: target,
+  });
+}

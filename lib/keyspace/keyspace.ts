@@ -46,6 +46,11 @@ export interface KeyspaceOptions {
   maxImmutableMemtables?: number;
   /** Journal file size at which it is sealed and a new one started. Default 64 MiB. */
   journalFileBytes?: number;
+  /**
+   * When sealed journals exceed this many bytes, the partitions holding back the oldest
+   * one are flushed so it can be deleted. Default 256 MiB.
+   */
+  maxJournalBytes?: number;
   /** Byte budget of the shared block cache. Default 64 MiB. */
   blockCacheBytes?: number;
   /** Target data block size in segments. Default 4 KiB. */
@@ -62,6 +67,7 @@ export interface WriteOptions {
 interface ResolvedOptions extends TreeOptions {
   durability: Durability;
   journalFileBytes: number;
+  maxJournalBytes: number;
   blockCacheBytes: number;
 }
 
@@ -100,6 +106,9 @@ export class Keyspace {
   /** Writes handed to the journal and not yet settled; close() waits for them. */
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
+  /** Sealed journal files a checkpoint in progress is linking: journal GC leaves them alone. */
+  readonly #journalPins = new Map<number, number>();
+  #collecting = false;
   /** Checkpoints in progress; a partition is deleted only when none is. */
   #checkpoints = 0;
   #checkpointsIdle: (() => void)[] = [];
@@ -162,6 +171,7 @@ export class Keyspace {
       cache,
       nextCacheId: () => ++cacheIds,
       poison: (err) => keyspace?.poison(err),
+      flushed: () => keyspace?.collectJournals(),
     };
     try {
       const meta = isKeyspace ? await readKeyspaceMeta(fs, root) : await createLayout(fs, root);
@@ -272,6 +282,51 @@ export class Keyspace {
   }
 
   /**
+   * @internal Journal GC. A sealed journal is deleted once every partition has persisted
+   * (in segments) every write it holds; a partition whose memtables are empty has
+   * persisted everything up to the visible seqno. Files pinned by a checkpoint wait. If
+   * the sealed journals still exceed maxJournalBytes, the partitions holding back the
+   * oldest one are flushed, which calls this again when done.
+   */
+  collectJournals(): void {
+    if (this.#closed || this.#collecting) return;
+    this.#collecting = true;
+    void this.#collectJournals()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#collecting = false;
+      });
+  }
+
+  /**
+   * Journal records with a seqno below this are in segments for every partition: the
+   * oldest seqno any memtable still holds. It only grows (new writes get larger seqnos
+   * than every sealed file holds), so once a sealed file is obsolete it stays obsolete —
+   * which is what lets a concurrent cut and this GC agree without a lock.
+   */
+  #journalNeededFrom(): number {
+    let needed = Infinity;
+    for (const tree of this.#trees.values()) needed = Math.min(needed, tree.oldestUnflushedSeqno ?? Infinity);
+    return needed;
+  }
+
+  async #collectJournals(): Promise<void> {
+    let sealedBytes = 0;
+    for (const file of this.#journal.sealedFiles()) {
+      const obsolete = file.lastSeqno === undefined || file.lastSeqno < this.#journalNeededFrom();
+      if (obsolete && !this.#journalPins.has(file.fileNumber) && !this.#closed) await this.#journal.removeSealed(file.fileNumber);
+      else sealedBytes += file.bytes;
+    }
+    if (sealedBytes <= this.#options.maxJournalBytes || this.#poisoned !== undefined || this.#closed) return;
+    const oldest = this.#journal.sealedFiles()[0];
+    if (oldest?.lastSeqno === undefined) return;
+    for (const tree of this.#trees.values()) {
+      const unflushed = tree.oldestUnflushedSeqno;
+      if (unflushed !== undefined && unflushed <= oldest.lastSeqno) void tree.flush(this.#visibleSeqno).catch(() => undefined);
+    }
+  }
+
+  /**
    * Takes an online checkpoint into `dest` (which must not exist): a directory that opens
    * with Keyspace.open() and holds exactly the writes up to the returned seqno, across all
    * partitions. Writers are held only for the cut (a journal switch and the pinning of
@@ -321,13 +376,14 @@ export class Keyspace {
     const views: { tree: Tree; view: ReadView }[] = [];
     for (const tree of this.#trees.values()) views.push({ tree, view: tree.acquireView() });
     const writePauseMicros = Number(process.hrtime.bigint() - started) / 1000;
-    const oldestNeeded = Math.min(...views.map(({ view }) => view.version.state.persistedSeqno), seqno);
+    const neededFrom = this.#journalNeededFrom();
     const journals = this.#journal
       .sealedFiles()
-      .filter((j) => j.fileNumber <= rotation.sealed.fileNumber && j.lastSeqno !== undefined && j.lastSeqno > oldestNeeded)
+      .filter((j) => j.fileNumber <= rotation.sealed.fileNumber && j.lastSeqno !== undefined && j.lastSeqno >= neededFrom)
       .map((j) => ({ fileNumber: j.fileNumber, path: j.path, bytes: j.bytes }));
     const meta: KeyspaceMeta = structuredClone(this.#meta);
     for (const name of Object.keys(meta.partitions)) if (!this.#trees.has(name)) delete meta.partitions[name];
+    for (const j of journals) this.#journalPins.set(j.fileNumber, (this.#journalPins.get(j.fileNumber) ?? 0) + 1);
     let released = false;
     return {
       sourceRoot: this.path,
@@ -341,6 +397,12 @@ export class Keyspace {
         if (released) return;
         released = true;
         for (const { tree, view } of views) tree.releaseView(view);
+        for (const j of journals) {
+          const pins = (this.#journalPins.get(j.fileNumber) ?? 0) - 1;
+          if (pins > 0) this.#journalPins.set(j.fileNumber, pins);
+          else this.#journalPins.delete(j.fileNumber);
+        }
+        this.collectJournals();
       },
     };
   }
@@ -489,6 +551,7 @@ function resolveOptions(input: unknown): ResolvedOptions {
     memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),
     maxImmutableMemtables: positiveInteger(o.maxImmutableMemtables, 'maxImmutableMemtables', 2),
     journalFileBytes: positiveInteger(o.journalFileBytes, 'journalFileBytes', 64 * 1024 * 1024, 4096),
+    maxJournalBytes: positiveInteger(o.maxJournalBytes, 'maxJournalBytes', 256 * 1024 * 1024, 4096),
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),

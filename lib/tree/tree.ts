@@ -41,6 +41,8 @@ export interface TreeHost {
    * numbers are per partition, so they cannot key a cache shared by all partitions.
    */
   nextCacheId(): number;
+  /** A flush installed a new version: the keyspace may now delete journals it no longer needs. */
+  flushed(): void;
   /** A failed flush or manifest write: the keyspace refuses further writes. */
   poison(err: unknown): void;
 }
@@ -136,6 +138,19 @@ export class Tree {
   /** True when the memtables hold nothing: everything written is in segments. */
   get isFullyPersisted(): boolean {
     return this.active.entryCount === 0 && this.frozen.length === 0;
+  }
+
+  /**
+   * The smallest seqno still only in memtables (not yet in segments), or undefined when
+   * the memtables are empty. Journal records below it are no longer needed by this tree.
+   */
+  get oldestUnflushedSeqno(): number | undefined {
+    let oldest = this.active.minSeqno;
+    for (const f of this.frozen) {
+      const m = f.memtable.minSeqno;
+      if (m !== undefined && (oldest === undefined || m < oldest)) oldest = m;
+    }
+    return oldest;
   }
 
   /** Bytes held in memtables (active and frozen). */
@@ -290,6 +305,7 @@ export class Tree {
     this.readers.set(fileNumber, reader);
     this.install(state, manifestNumber);
     this.frozen.shift();
+    this.host.flushed();
   }
 
   /** Makes `state` current and retires the previous manifest file. */

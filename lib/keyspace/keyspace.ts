@@ -13,7 +13,7 @@ import { Journal } from '../journal/journal.js';
 import { encodeBatch, type BatchOp } from '../journal/record.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
-import { Tree, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import { Tree, type PartitionStats, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
 import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   isTempName,
@@ -57,6 +57,16 @@ export interface KeyspaceOptions {
   blockSize?: number;
   /** Bloom filter bits per key. Default 10 (about 1% false positives). */
   bloomBitsPerKey?: number;
+}
+
+/** What `ks.stats()` reports. */
+export interface KeyspaceStats {
+  seqno: number;
+  partitions: Record<string, PartitionStats>;
+  journal: { files: number; bytes: number; sealedBytes: number };
+  backPressure: { stalledWrites: number; stalledMs: number };
+  snapshots: number;
+  checkpointsInProgress: number;
 }
 
 /** Options of one write. */
@@ -103,6 +113,9 @@ export class Keyspace {
   #poisoned: unknown;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Time writers spent waiting for flushes (back-pressure), and how many writes waited. */
+  #stalledMs = 0;
+  #stalls = 0;
   /** Writes handed to the journal and not yet settled; close() waits for them. */
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -260,6 +273,27 @@ export class Keyspace {
       // new partition of the same name) removes the rest: the registry no longer names it.
       await removeTreeDurable(this.#fs, partitionDir(this.path, name)).catch(() => undefined);
     });
+  }
+
+  /** A snapshot of the keyspace's shape and background work, for monitoring. */
+  stats(): KeyspaceStats {
+    this.#checkOpen();
+    const partitions: Record<string, PartitionStats> = {};
+    for (const [name, tree] of this.#trees) partitions[name] = tree.stats();
+    const sealed = this.#journal.sealedFiles();
+    const active = this.#journal.activeFile();
+    return {
+      seqno: this.#visibleSeqno,
+      partitions,
+      journal: {
+        files: sealed.length + 1,
+        bytes: sealed.reduce((n, f) => n + f.bytes, active.bytes),
+        sealedBytes: sealed.reduce((n, f) => n + f.bytes, 0),
+      },
+      backPressure: { stalledWrites: this.#stalls, stalledMs: this.#stalledMs },
+      snapshots: this.#snapshots.size,
+      checkpointsInProgress: this.#checkpoints,
+    };
   }
 
   /** A batch of puts and deletes across partitions, committed atomically. */
@@ -442,12 +476,18 @@ export class Keyspace {
 
   /** Back-pressure: waits until every partition written to has room, then appends. */
   async #writeWhenRoom(ops: TreeOp[], durability: Durability): Promise<void> {
-    for (const op of ops) {
-      const wait = op.tree.waitForRoom();
-      if (wait !== undefined) {
-        await wait;
-        this.#checkWritable();
+    const started = performance.now();
+    try {
+      for (const op of ops) {
+        const wait = op.tree.waitForRoom();
+        if (wait !== undefined) {
+          await wait;
+          this.#checkWritable();
+        }
       }
+    } finally {
+      this.#stalledMs += performance.now() - started;
+      this.#stalls++;
     }
     return this.#append(ops, durability);
   }

@@ -33,6 +33,11 @@ export class Partition {
     return this.#tree.name;
   }
 
+  /** The keyspace this partition belongs to. */
+  get keyspace(): Keyspace {
+    return this.#keyspace;
+  }
+
   // put/delete/get/has are plain functions returning promises (argument errors become
   // rejections): an async wrapper would add a promise to every call on the hot path.
 

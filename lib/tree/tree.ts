@@ -60,6 +60,18 @@ interface FrozenMemtable {
   freezeSeqno: number;
 }
 
+/** Per-partition figures of `ks.stats()`. */
+export interface PartitionStats {
+  persistedSeqno: number;
+  levels: { level: number; segments: number; bytes: number; entries: number }[];
+  segments: number;
+  segmentBytes: number;
+  memtables: { count: number; bytes: number };
+  flushing: boolean;
+  /** Versions still referenced by snapshots, iterators or checkpoints (the current one included). */
+  liveVersions: number;
+}
+
 export class Tree {
   private active = new Memtable();
   private readonly frozen: FrozenMemtable[] = [];
@@ -156,6 +168,24 @@ export class Tree {
   /** Bytes held in memtables (active and frozen). */
   get memtableBytes(): number {
     return this.frozen.reduce((n, f) => n + f.memtable.approximateBytes, this.active.approximateBytes);
+  }
+
+  stats(): PartitionStats {
+    const levels = this.current.state.levels.map((level, i) => ({
+      level: i,
+      segments: level.length,
+      bytes: level.reduce((n, d) => n + d.fileSize, 0),
+      entries: level.reduce((n, d) => n + d.entryCount, 0),
+    }));
+    return {
+      persistedSeqno: this.current.state.persistedSeqno,
+      levels,
+      segments: levels.reduce((n, l) => n + l.segments, 0),
+      segmentBytes: levels.reduce((n, l) => n + l.bytes, 0),
+      memtables: { count: 1 + this.frozen.length, bytes: this.memtableBytes },
+      flushing: this.flushing !== undefined,
+      liveVersions: this.versionRefs.size,
+    };
   }
 
   /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */

@@ -251,3 +251,28 @@ t.test('an empty directory with debris of a crashed create is completed', async 
   t.same(ks.partitionNames(), []);
   await ks.close();
 });
+
+t.test('stats report levels, segments, memtables, journals and snapshots', async (t) => {
+  const ks = await Keyspace.open(await tempDir(t), { memtableBytes: 4096 });
+  const p = await ks.partition('p');
+  t.equal(p.keyspace, ks);
+  for (let i = 0; i < 300; i++) await p.put(`k${i}`, 'x'.repeat(40));
+  await ks.flush();
+  await p.put('after', 'flush');
+  const snap = ks.snapshot();
+  const stats = ks.stats();
+  t.equal(stats.seqno, ks.seqno);
+  const ps = stats.partitions.p;
+  t.ok(ps.segments >= 1, `${ps.segments} segments`);
+  t.equal(ps.segments, ps.levels.reduce((n, l) => n + l.segments, 0));
+  t.ok(ps.segmentBytes > 300 * 40, 'segment bytes cover the data written');
+  t.equal(ps.levels[0].entries, 300, 'every flushed entry is counted once');
+  t.ok(ps.memtables.bytes > 0, 'the write after the flush sits in a memtable');
+  t.ok(ps.persistedSeqno >= 300);
+  t.ok(stats.journal.bytes > 0);
+  t.equal(stats.snapshots, 1);
+  snap.release();
+  t.equal(ks.stats().snapshots, 0);
+  await ks.close();
+  t.throws(() => ks.stats(), { code: 'CAIRN_CLOSED' });
+});

@@ -1,7 +1,8 @@
-// The cairn addon's exports: batched link / copy / fsync / directory fsync, flock locks
-// and a same-device check, each a PromiseWorker on the libuv pool. Argument checks here
-// are a backstop (lib/fs/native-file-system.ts validates first); they run on the main
-// thread, as does the lock registry.
+// The cairn addon's exports: batched link / copy / fsync / directory fsync (each batch
+// fanned out over up to BatchThreads() threads), flock locks and a same-device check, each
+// a PromiseWorker on the libuv pool. Argument checks here are a backstop
+// (lib/fs/native-file-system.ts validates first); they run on the main thread, as does
+// the lock registry.
 #include <napi.h>
 #include <unistd.h>
 
@@ -41,10 +42,27 @@ std::string PathArgument(Napi::Env env, const Napi::Value& value, const char* na
   return path;
 }
 
+// A path list is an array of strings, or one string of paths joined by NUL bytes (what
+// NativeFileSystem sends: one conversion instead of one per path). "" is the empty list.
 std::vector<std::string> PathsArgument(Napi::Env env, const Napi::Value& value, const char* name) {
-  if (!value.IsArray()) throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings");
-  Napi::Array array = value.As<Napi::Array>();
   std::vector<std::string> paths;
+  if (value.IsString()) {
+    const std::string joined = value.As<Napi::String>().Utf8Value();
+    if (joined.empty()) return paths;
+    size_t start = 0;
+    for (;;) {
+      const size_t end = joined.find('\0', start);
+      const size_t stop = end == std::string::npos ? joined.size() : end;
+      if (stop == start) throw Napi::TypeError::New(env, std::string(name) + " must not hold an empty path");
+      paths.emplace_back(joined, start, stop - start);
+      if (end == std::string::npos) return paths;
+      start = end + 1;
+    }
+  }
+  if (!value.IsArray()) {
+    throw Napi::TypeError::New(env, std::string(name) + " must be an array of strings or a NUL-joined string");
+  }
+  Napi::Array array = value.As<Napi::Array>();
   paths.reserve(array.Length());
   for (uint32_t i = 0; i < array.Length(); i++) paths.push_back(PathArgument(env, array.Get(i), name));
   return paths;
@@ -80,7 +98,7 @@ void RequireSameLength(Napi::Env env, const std::vector<std::string>& froms, con
 class LinkWorker : public BatchWorker {
  public:
   LinkWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, bool continue_on_error)
-      : BatchWorker(env, "cairn.linkBatch", froms.size(), continue_on_error),
+      : BatchWorker(env, "cairn.linkBatch", froms.size(), continue_on_error, BatchThreads(), false),
         froms_(std::move(froms)),
         tos_(std::move(tos)) {}
 
@@ -96,7 +114,7 @@ class CopyWorker : public BatchWorker {
  public:
   CopyWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, std::vector<int64_t> limits,
              bool continue_on_error)
-      : BatchWorker(env, "cairn.copyBatch", froms.size(), continue_on_error),
+      : BatchWorker(env, "cairn.copyBatch", froms.size(), continue_on_error, BatchThreads(), true),
         froms_(std::move(froms)),
         tos_(std::move(tos)),
         limits_(std::move(limits)) {}
@@ -105,9 +123,8 @@ class CopyWorker : public BatchWorker {
   bool RunItem(size_t i, ItemResult* result) override {
     CopyOutcome outcome;
     if (!CopyFile(froms_[i], tos_[i], limits_[i], &state_, &outcome, &result->error)) return false;
-    result->has_bytes = true;
     result->bytes = outcome.bytes;
-    result->method = CopyMethodName(outcome.method);
+    result->method = outcome.method;
     return true;
   }
 
@@ -121,7 +138,8 @@ class CopyWorker : public BatchWorker {
 class SyncWorker : public BatchWorker {
  public:
   SyncWorker(Napi::Env env, std::vector<std::string> paths, bool data_only, bool directories, bool continue_on_error)
-      : BatchWorker(env, directories ? "cairn.syncDirs" : "cairn.syncBatch", paths.size(), continue_on_error),
+      : BatchWorker(env, directories ? "cairn.syncDirs" : "cairn.syncBatch", paths.size(), continue_on_error,
+                    BatchThreads(), false),
         paths_(std::move(paths)),
         data_only_(data_only),
         directories_(directories) {}

@@ -1,5 +1,5 @@
 // Plain POSIX file operations behind the addon; see posix-ops.h. Thread-safe: every
-// function works only on its arguments and the file descriptors it opens itself.
+// function works only on its arguments, the descriptors it opens and an atomic CopyState.
 #include "posix-ops.h"
 
 #include <fcntl.h>
@@ -143,18 +143,6 @@ bool CopyContents(int src, int dst, const std::string& from, const std::string& 
 }
 
 }  // namespace
-
-const char* CopyMethodName(CopyMethod method) {
-  switch (method) {
-    case CopyMethod::Clone:
-      return "clone";
-    case CopyMethod::CopyFileRange:
-      return "copy_file_range";
-    case CopyMethod::ReadWrite:
-      return "readwrite";
-  }
-  return "readwrite";
-}
 
 bool LinkFile(const std::string& from, const std::string& to, OpError* error) {
   if (link(from.c_str(), to.c_str()) == 0) return true;

@@ -2,6 +2,7 @@
 // pool threads. Each function is thread-safe and reports failure through OpError.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -16,9 +17,8 @@ struct OpError {
   bool has_dest = false;
 };
 
-enum class CopyMethod { Clone, CopyFileRange, ReadWrite };
-
-const char* CopyMethodName(CopyMethod method);
+/** How a copy was made. The values travel to JavaScript: lib/fs/native-binding.ts names them. */
+enum class CopyMethod : uint8_t { Clone = 0, CopyFileRange = 1, ReadWrite = 2 };
 
 /** What a successful copy did. */
 struct CopyOutcome {
@@ -26,10 +26,13 @@ struct CopyOutcome {
   CopyMethod method = CopyMethod::ReadWrite;
 };
 
-/** Remembers, across the items of one batch, which copy methods the file systems refused. */
+/**
+ * Remembers, across the items of one batch, which copy methods the file systems refused.
+ * Shared by the batch's threads: a refusal seen by one spares the others the attempt.
+ */
 struct CopyState {
-  bool try_clone = true;
-  bool try_range_copy = true;
+  std::atomic<bool> try_clone{true};
+  std::atomic<bool> try_range_copy{true};
 };
 
 bool LinkFile(const std::string& from, const std::string& to, OpError* error);

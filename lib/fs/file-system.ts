@@ -58,8 +58,12 @@ export type CopyRequest = readonly [from: string, to: string] | readonly [from: 
 
 export interface BatchOptions {
   /**
-   * false (default): stop at the first failure and reject with that error, whose
-   * `index` is the failed item and `completed` the number of items done before it.
+   * false (default): stop at the first failure and reject with the lowest-index failure,
+   * whose `index` is the failed item and `completed` (= index) the number of items before
+   * it, all of which succeeded. An implementation that runs several items at once
+   * (NativeFileSystem) may also have attempted a few items after it: those already
+   * running when the failure happened; what they created is left in place (a failed
+   * copy still removes its partial file).
    * true: attempt every item and resolve with a per-item outcome.
    */
   continueOnError?: boolean;
@@ -101,7 +105,7 @@ export interface BatchItemError extends Error {
   dest?: string;
   /** Index of the failed item in the batch. */
   index?: number;
-  /** Items completed before the failure (stop-at-first-failure mode). */
+  /** Items before the failure, all of which succeeded (stop-at-first-failure mode). */
   completed?: number;
 }
 

@@ -6,15 +6,44 @@ import { createRequire } from 'node:module';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CairnError, ErrorCodes } from '../errors.js';
-import type { BatchResult } from './file-system.js';
+import type { BatchItemError, CopyMethod } from './file-system.js';
 
-/** The addon's exports, exactly as native/binding.cc defines them. */
+/**
+ * A list of paths for the addon: an array, or the paths joined by NUL bytes (one string
+ * crosses into C++ far faster than thousands; "" is the empty list).
+ */
+export type NativePathList = readonly string[] | string;
+
+/**
+ * How a batch resolved (stop mode rejects instead, with `index` and `completed` on the
+ * error). Compact on purpose: nothing per item unless it failed or was a copy.
+ */
+export interface NativeBatchResult {
+  /** Items that succeeded. */
+  completed: number;
+  /** Bytes copied (copyBatch only; 0 otherwise). */
+  bytes: number;
+  /** Each failed item's error, carrying its `index`, in index order (continue mode only). */
+  failures: BatchItemError[];
+  /** copyBatch only: bytes copied per item. */
+  itemBytes?: Float64Array;
+  /** copyBatch only: per item, an index into COPY_METHODS (meaningful where the item succeeded). */
+  methods?: Uint8Array;
+}
+
+/** The addon's CopyMethod values (native/posix-ops.h), in order. */
+export const COPY_METHODS: readonly CopyMethod[] = ['clone', 'copy_file_range', 'readwrite'];
+
+/**
+ * The addon's exports, exactly as native/binding.cc defines them. Each batch spreads its
+ * items over up to UV_THREADPOOL_SIZE (default 4) threads, claiming them in index order.
+ */
 export interface NativeBinding {
-  linkBatch(froms: string[], tos: string[], continueOnError: boolean): Promise<BatchResult>;
+  linkBatch(froms: NativePathList, tos: NativePathList, continueOnError: boolean): Promise<NativeBatchResult>;
   /** `limits[i]` is a byte count, or -1 for the whole file. */
-  copyBatch(froms: string[], tos: string[], limits: number[], continueOnError: boolean): Promise<BatchResult>;
-  syncBatch(paths: string[], dataOnly: boolean, continueOnError: boolean): Promise<BatchResult>;
-  syncDirs(paths: string[], continueOnError: boolean): Promise<BatchResult>;
+  copyBatch(froms: NativePathList, tos: NativePathList, limits: number[], continueOnError: boolean): Promise<NativeBatchResult>;
+  syncBatch(paths: NativePathList, dataOnly: boolean, continueOnError: boolean): Promise<NativeBatchResult>;
+  syncDirs(paths: NativePathList, continueOnError: boolean): Promise<NativeBatchResult>;
   /** Resolves a handle for unlock(); rejects with code CAIRN_LOCKED when the file is held. */
   lock(path: string): Promise<number>;
   /** Rejects with EBADF for a handle that lock() did not hand out or that was already unlocked. */

@@ -1,17 +1,19 @@
 // NativeFileSystem: NodeFileSystem with the batch, sync, lock and device operations done
-// by the C++ addon on the libuv pool (exact errno codes, flock, FICLONE/copy_file_range).
-// Safe for concurrent calls. Arguments are validated here before any native call.
+// by the C++ addon on the libuv pool (exact errno codes, flock, FICLONE/copy_file_range),
+// each batch spread over several threads. Safe for concurrent calls. Arguments are
+// validated here before any native call.
 import { hasCode } from '../errors.js';
 import type {
   BatchOptions,
   BatchResult,
   CopyOptions,
   CopyRequest,
+  ItemOutcome,
   LockHandle,
   PathPair,
   SyncOptions,
 } from './file-system.js';
-import { requireNative, type NativeBinding } from './native-binding.js';
+import { COPY_METHODS, requireNative, type NativeBatchResult, type NativeBinding } from './native-binding.js';
 import {
   NodeFileSystem,
   lockedError,
@@ -31,6 +33,33 @@ function withoutBatchPosition(err: unknown): unknown {
   return err;
 }
 
+/** Sources and destinations as the two NUL-joined lists the addon takes. */
+function joinPairs(pairs: readonly (readonly [string, string, ...unknown[]])[]): [froms: string, tos: string] {
+  const froms = new Array<string>(pairs.length);
+  const tos = new Array<string>(pairs.length);
+  for (let i = 0; i < pairs.length; i++) {
+    const pair = pairs[i] as PathPair;
+    froms[i] = pair[0];
+    tos[i] = pair[1];
+  }
+  return [froms.join('\0'), tos.join('\0')];
+}
+
+/** Expands the addon's compact result into the seam's one outcome per item. */
+function expand(count: number, raw: NativeBatchResult): BatchResult {
+  const items = new Array<ItemOutcome>(count);
+  const { itemBytes, methods } = raw;
+  if (itemBytes !== undefined && methods !== undefined) {
+    for (let i = 0; i < count; i++) {
+      items[i] = { ok: true, bytes: itemBytes[i] as number, method: COPY_METHODS[methods[i] as number] ?? 'readwrite' };
+    }
+  } else {
+    for (let i = 0; i < count; i++) items[i] = { ok: true };
+  }
+  for (const error of raw.failures) items[error.index as number] = { ok: false, error };
+  return { completed: raw.completed, items, bytes: raw.bytes };
+}
+
 export class NativeFileSystem extends NodeFileSystem {
   override readonly kind: string = 'native';
   readonly #native: NativeBinding;
@@ -44,21 +73,15 @@ export class NativeFileSystem extends NodeFileSystem {
   override async linkBatch(pairs: readonly PathPair[], options?: BatchOptions): Promise<BatchResult> {
     validatePairs(pairs);
     validateBatchOptions(options);
-    return this.#native.linkBatch(
-      pairs.map((pair) => pair[0]),
-      pairs.map((pair) => pair[1]),
-      options?.continueOnError === true,
-    );
+    const [froms, tos] = joinPairs(pairs);
+    return expand(pairs.length, await this.#native.linkBatch(froms, tos, options?.continueOnError === true));
   }
 
   override async copyBatch(requests: readonly CopyRequest[], options?: CopyOptions): Promise<BatchResult> {
     const resolved = validateCopyRequests(requests, options);
-    return this.#native.copyBatch(
-      resolved.map((request) => request[0]),
-      resolved.map((request) => request[1]),
-      resolved.map((request) => request[2] ?? -1),
-      options?.continueOnError === true,
-    );
+    const [froms, tos] = joinPairs(resolved);
+    const limits = resolved.map((request) => request[2] ?? -1);
+    return expand(resolved.length, await this.#native.copyBatch(froms, tos, limits, options?.continueOnError === true));
   }
 
   override async syncBatch(paths: readonly string[], options?: SyncOptions): Promise<BatchResult> {
@@ -66,19 +89,20 @@ export class NativeFileSystem extends NodeFileSystem {
     validateBatchOptions(options);
     const dataOnly = options?.dataOnly;
     if (dataOnly !== undefined && typeof dataOnly !== 'boolean') throw new TypeError('options.dataOnly must be a boolean');
-    return this.#native.syncBatch([...paths], dataOnly === true, options?.continueOnError === true);
+    const raw = await this.#native.syncBatch(paths.join('\0'), dataOnly === true, options?.continueOnError === true);
+    return expand(paths.length, raw);
   }
 
   override async syncDirs(paths: readonly string[], options?: BatchOptions): Promise<BatchResult> {
     validatePaths(paths);
     validateBatchOptions(options);
-    return this.#native.syncDirs([...paths], options?.continueOnError === true);
+    return expand(paths.length, await this.#native.syncDirs(paths.join('\0'), options?.continueOnError === true));
   }
 
   override async syncFile(path: string, options?: { dataOnly?: boolean }): Promise<void> {
     validatePath(path);
     try {
-      await this.#native.syncBatch([path], options?.dataOnly === true, false);
+      await this.#native.syncBatch(path, options?.dataOnly === true, false);
     } catch (err) {
       throw withoutBatchPosition(err);
     }
@@ -87,7 +111,7 @@ export class NativeFileSystem extends NodeFileSystem {
   override async syncDir(path: string): Promise<void> {
     validatePath(path);
     try {
-      await this.#native.syncDirs([path], false);
+      await this.#native.syncDirs(path, false);
     } catch (err) {
       throw withoutBatchPosition(err);
     }

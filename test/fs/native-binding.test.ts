@@ -7,8 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as nodePath from 'node:path';
 import { promisify } from 'node:util';
-import type { BatchItemError, BatchResult } from '../../lib/fs/file-system.js';
-import { loadNative, packageRoot, requireNative, type NativeBinding } from '../../lib/fs/native-binding.js';
+import type { BatchItemError } from '../../lib/fs/file-system.js';
+import {
+  COPY_METHODS,
+  loadNative,
+  packageRoot,
+  requireNative,
+  type NativeBatchResult,
+  type NativeBinding,
+} from '../../lib/fs/native-binding.js';
 import { NativeFileSystem } from '../../lib/fs/native-file-system.js';
 
 const run = promisify(execFile);
@@ -48,6 +55,13 @@ function scratch(t: Test, files: Fixture = {}, parent = os.tmpdir()): string {
   };
   write(dir, files);
   return dir;
+}
+
+/** A copy batch's per-item bytes and method names, read from the compact result. */
+function copied(result: NativeBatchResult): { bytes: number; method: string | undefined }[] {
+  const { itemBytes, methods } = result;
+  if (itemBytes === undefined || methods === undefined) throw new Error('a copy batch reports per-item bytes and methods');
+  return Array.from(itemBytes, (bytes, i) => ({ bytes, method: COPY_METHODS[methods[i] as number] }));
 }
 
 /** A scratch directory on tmpfs (/dev/shm): another device than os.tmpdir() on this machine. */
@@ -97,7 +111,7 @@ t.test('errno maps to Node codes with Node error fields', async (t) => {
   t.match(statMissing, { code: 'ENOENT', syscall: 'stat', path: p('nope') });
 });
 
-t.test('stop mode rejects with index and completed; continue mode reports each item', async (t) => {
+t.test('stop mode rejects with index and completed; continue mode reports the failures', async (t) => {
   const dir = scratch(t, { a: 'A', b: 'B', c: 'C', taken: 'T' });
   const p = (name: string): string => nodePath.join(dir, name);
   const froms = [p('a'), p('b'), p('c')];
@@ -105,22 +119,78 @@ t.test('stop mode rejects with index and completed; continue mode reports each i
   const stopped = await rejection(native.linkBatch(froms, [p('a1'), p('taken'), p('c1')], false));
   t.match(stopped, { code: 'EEXIST', index: 1, completed: 1, path: p('b'), dest: p('taken') });
   t.ok(fs.existsSync(p('a1')), 'the item before the failure was done');
-  t.notOk(fs.existsSync(p('c1')), 'no item after the failure was attempted');
 
   const result = await native.linkBatch(froms, [p('a2'), p('taken'), p('c2')], true);
   t.equal(result.completed, 2);
-  t.equal(result.items.length, 3);
-  t.same(result.items[0], { ok: true });
-  const failed = result.items[1];
-  t.equal(failed?.ok, false);
-  if (failed?.ok === false) t.match(failed.error, { code: 'EEXIST', index: 1, syscall: 'link' });
-  t.same(result.items[2], { ok: true });
+  t.equal(result.bytes, 0);
+  t.equal(result.failures.length, 1, 'only the failed item is reported');
+  t.match(result.failures[0], { code: 'EEXIST', index: 1, syscall: 'link' });
+  t.equal(result.itemBytes, undefined, 'no per-item detail for links');
   t.ok(fs.existsSync(p('c2')), 'continue mode attempted the item after the failure');
 
   const syncs = await native.syncBatch([p('a'), p('nope'), p('b')], true, true);
   t.equal(syncs.completed, 2);
-  t.match(syncs.items[1], { ok: false, error: { code: 'ENOENT', index: 1 } });
+  t.match(syncs.failures, [{ code: 'ENOENT', index: 1 }]);
   t.equal(syncs.bytes, 0);
+});
+
+t.test('paths may come as one NUL-joined string', async (t) => {
+  const dir = scratch(t, { a: 'A', b: 'B', sub: {} });
+  const p = (name: string): string => nodePath.join(dir, name);
+
+  const linked = await native.linkBatch(`${p('a')}\0${p('b')}`, `${p('a1')}\0${p('b1')}`, false);
+  t.equal(linked.completed, 2);
+  t.equal(fs.statSync(p('b1')).ino, fs.statSync(p('b')).ino, 'the second pair was linked');
+  t.match(await rejection(native.syncDirs(`${dir}\0${p('nope')}`, false)), { code: 'ENOENT', index: 1, path: p('nope') });
+  t.same(await native.syncDirs('', false), { completed: 0, bytes: 0, failures: [] }, '"" is the empty list');
+  t.equal((await native.syncBatch(p('a'), false, false)).completed, 1, 'one path without a separator');
+
+  const raw = native as unknown as Record<string, (...args: unknown[]) => unknown>;
+  t.throws(() => raw.syncDirs?.(`${dir}\0\0${dir}`, false), TypeError, 'an empty path between separators');
+  t.throws(() => raw.syncDirs?.(`${dir}\0`, false), TypeError, 'a trailing separator');
+  t.throws(() => raw.linkBatch?.(`${p('a')}\0${p('b')}`, p('c'), false), RangeError, 'lists of different lengths');
+});
+
+t.test('parallel batches report the lowest failing index and a clean prefix', async (t) => {
+  const count = 400;
+  const failing = [37, 38, 201, 399];
+  const names = Array.from({ length: count }, (_, i) => `f${i}`);
+  const dir = scratch(t, { src: 'S', out: {}, keep: Object.fromEntries(names.map((n) => [n, n])) });
+  const out = (i: number): string => nodePath.join(dir, 'out', `l${i}`);
+  // Every listed index already has its destination, so exactly those links fail.
+  for (const i of failing) fs.writeFileSync(out(i), 'taken');
+  const froms = new Array<string>(count).fill(nodePath.join(dir, 'src'));
+  const tos = Array.from({ length: count }, (_, i) => out(i));
+
+  const stopped = await rejection(native.linkBatch(froms, tos, false));
+  t.match(stopped, { code: 'EEXIST', index: 37, completed: 37, dest: out(37) });
+  t.ok(tos.slice(0, 37).every((to) => fs.existsSync(to)), 'every item below the failure was linked');
+
+  const syncPaths = names.map((n) => nodePath.join(dir, 'keep', n));
+  for (const i of failing) syncPaths[i] = nodePath.join(dir, 'missing', `m${i}`);
+  const syncs = await native.syncBatch(syncPaths, false, true);
+  t.equal(syncs.completed, count - failing.length);
+  t.same(syncs.failures.map((e) => e.index), failing, 'failures in index order');
+  t.same(syncs.failures.map((e) => e.path), failing.map((i) => syncPaths[i]), 'each failure names its own path');
+  t.match(await rejection(native.syncBatch(syncPaths, false, false)), { code: 'ENOENT', index: 37, completed: 37 });
+  t.match(await rejection(native.syncDirs(syncPaths.map(() => dir).concat(nodePath.join(dir, 'nope')), false)), {
+    index: count,
+    completed: count,
+  });
+});
+
+t.test('with UV_THREADPOOL_SIZE=1 a stopped batch attempts nothing after the failure', async (t) => {
+  const dir = scratch(t, { src: 'S', taken: 'T' });
+  const froms = [0, 1, 2, 3].map(() => nodePath.join(dir, 'src'));
+  const tos = ['l0', 'taken', 'l2', 'l3'].map((n) => nodePath.join(dir, n));
+  const root = packageRoot();
+  const child = `require(${JSON.stringify(nodePath.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)})
+    .linkBatch(${JSON.stringify(froms)}, ${JSON.stringify(tos)}, false).then(() => console.log('resolved'), (e) => console.log(e.index, e.completed));`;
+  const { stdout } = await run(process.execPath, ['-e', child], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
+  t.equal(stdout.trim(), '1 1');
+  t.ok(fs.existsSync(tos[0] as string));
+  t.notOk(fs.existsSync(tos[2] as string), 'one thread: no item after the failure was attempted');
+  t.notOk(fs.existsSync(tos[3] as string));
 });
 
 t.test('copies report method and bytes and preserve content and mode', async (t) => {
@@ -131,30 +201,31 @@ t.test('copies report method and bytes and preserve content and mode', async (t)
   fs.chmodSync(p('src'), 0o600);
 
   const whole = await native.copyBatch([p('src'), p('empty')], [p('whole'), p('empty-copy')], [-1, -1], false);
-  const [first, second] = whole.items;
-  t.match(first, { ok: true, bytes: content.length });
-  if (first?.ok) t.ok(first.method === 'clone' || first.method === 'copy_file_range', `same-device copy in the kernel (${first.method})`);
-  t.match(second, { ok: true, bytes: 0 });
+  const [first, second] = copied(whole);
+  t.equal(whole.completed, 2);
+  t.equal(first?.bytes, content.length);
+  t.ok(first?.method === 'clone' || first?.method === 'copy_file_range', `same-device copy in the kernel (${first?.method})`);
+  t.equal(second?.bytes, 0);
   t.equal(whole.bytes, content.length);
   t.ok(fs.readFileSync(p('whole')).equals(content), 'content copied exactly');
   t.equal(fs.statSync(p('whole')).mode & 0o777, 0o600, "the copy takes the source's mode");
   t.equal(fs.statSync(p('empty-copy')).size, 0);
 
   const prefix = await native.copyBatch([p('src')], [p('prefix')], [1_000_001], false);
-  t.match(prefix.items[0], { ok: true, bytes: 1_000_001 });
-  t.not(prefix.items[0]?.ok === true ? prefix.items[0].method : undefined, 'clone', 'a limited copy never clones');
+  t.equal(copied(prefix)[0]?.bytes, 1_000_001);
+  t.not(copied(prefix)[0]?.method, 'clone', 'a limited copy never clones');
   t.ok(fs.readFileSync(p('prefix')).equals(content.subarray(0, 1_000_001)));
 
   const cross = nodePath.join(otherDeviceDir(t), 'copy');
   const crossResult = await native.copyBatch([p('src')], [cross], [-1], false);
   // Across different file system types (ext4 -> tmpfs here) copy_file_range says EXDEV
   // and the copy falls back to read/write; between two tmpfs mounts the kernel may do it.
-  t.match(crossResult.items[0], { ok: true, bytes: content.length, method: /^(readwrite|copy_file_range)$/ });
+  t.match(copied(crossResult)[0], { bytes: content.length, method: /^(readwrite|copy_file_range)$/ });
   t.ok(fs.readFileSync(cross).equals(content));
 
   // procfs reports size 0, so copy_file_range copies nothing; read/write finds the content.
   const proc = await native.copyBatch(['/proc/self/status'], [p('status')], [-1], false);
-  t.match(proc.items[0], { ok: true, method: 'readwrite' });
+  t.equal(copied(proc)[0]?.method, 'readwrite');
   t.ok(fs.statSync(p('status')).size > 0, 'the procfs content was copied');
 });
 
@@ -175,8 +246,7 @@ t.test('a 10,000-item linkBatch', async (t) => {
   const tos = Array.from({ length: count }, (_, i) => nodePath.join(dir, 'out', `l${i}`));
   const result = await native.linkBatch(froms, tos, false);
   t.equal(result.completed, count);
-  t.equal(result.items.length, count);
-  t.ok(result.items.every((item) => item.ok), 'every item ok');
+  t.same(result.failures, [], 'no item failed');
   t.equal(fs.statSync(nodePath.join(dir, 'src')).nlink, count + 1);
   t.equal(fs.readdirSync(nodePath.join(dir, 'out')).length, count);
 });
@@ -199,7 +269,7 @@ t.test('the event loop keeps turning while a large copy runs', async (t) => {
     false,
   );
   setImmediate(spin);
-  const result: BatchResult = await copy;
+  const result = await copy;
   running = false;
   t.equal(result.bytes, 4 * chunk.length);
   t.ok(ticks > 0, `setImmediate ran ${ticks} times while the copy was in flight`);
@@ -232,7 +302,7 @@ t.test('flock locks: exclusive in and across processes, unlock then relock', asy
 
 t.test('the binding checks its own arguments synchronously', async (t) => {
   const raw = native as unknown as Record<string, (...args: unknown[]) => unknown>;
-  t.throws(() => raw.linkBatch?.('a', ['b'], false), TypeError);
+  t.throws(() => raw.linkBatch?.(42, ['b'], false), TypeError);
   t.throws(() => raw.linkBatch?.(['a'], ['b', 'c'], false), RangeError);
   t.throws(() => raw.linkBatch?.(['a'], ['b'], 'yes'), TypeError);
   t.throws(() => raw.syncBatch?.(['a\0b'], false, false), TypeError);

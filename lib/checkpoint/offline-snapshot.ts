@@ -209,7 +209,8 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
       } catch (err) {
         if (!hasCode(err, 'EXDEV')) throw err;
         copyAll = true;
-        for (const f of plan.immutable) await fs.unlink(into(f)[1]).catch(() => undefined);
+        // Links made before the EXDEV must go: a copy onto an existing name fails.
+        for (const f of plan.immutable) await fs.unlink(into(f)[1]).catch(ignoreMissing);
       }
     }
     throwIfAborted(signal);
@@ -238,6 +239,10 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
     await fs.removeTree(renamed ? target : staging).catch(() => undefined);
     throw err;
   }
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!hasCode(err, 'ENOENT')) throw err;
 }
 
 function isWithin(candidate: string, dir: string): boolean {

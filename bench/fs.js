@@ -11,6 +11,10 @@ import { Report, median } from './lib/report.js';
 
 const FLOOR = 'floor: C link(2) + fsync loop';
 const FLOOR_WALL = 'floor: same, whole process (wall)';
+// The addon fans a batch out over as many threads as libuv's pool has (default 4); this
+// row shows what the same syscalls cost with that parallelism and nothing else.
+const FLOOR_THREADS = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+const FLOOR_PARALLEL = `floor: same on ${FLOOR_THREADS} threads`;
 const NATIVE = 'NativeFileSystem (addon linkBatch + syncDirs)';
 const BINDING = 'addon binding called directly';
 const NODE_FS = 'NodeFileSystem (pure TS)';
@@ -29,7 +33,7 @@ function syncAll() {
 
 function buildFloor(work) {
   const binary = path.join(work, 'floor');
-  execFileSync('cc', ['-O2', '-o', binary, path.join(benchDir, 'floor.c')], { stdio: 'inherit' });
+  execFileSync('cc', ['-O2', '-pthread', '-o', binary, path.join(benchDir, 'floor.c')], { stdio: 'inherit' });
   return binary;
 }
 
@@ -122,6 +126,15 @@ function variants(fileSystems, floorBinary) {
           [FLOOR]: { totalUs: inner.totalUs, linkUs: inner.linkUs, syncUs: inner.syncUs },
           [FLOOR_WALL]: { totalUs: wallUs },
         };
+      },
+    },
+    {
+      rows: [FLOOR_PARALLEL],
+      async measure(c) {
+        const out = execFileSync(floorBinary, [c.pairsFile, c.dirsFile, String(FLOOR_THREADS)], { encoding: 'utf8' });
+        const inner = JSON.parse(out);
+        if (inner.links !== c.pairs.length) throw new Error(`floor linked ${inner.links} of ${c.pairs.length}`);
+        return { [FLOOR_PARALLEL]: { totalUs: inner.totalUs, linkUs: inner.linkUs, syncUs: inner.syncUs } };
       },
     },
     {
@@ -243,7 +256,7 @@ export async function run(options) {
       `Goal: the addon (NativeFileSystem) within ${GOAL_RATIO}× of the C floor and faster than both fs.promises loops and cp -al.`,
       `Median of ${runs} runs after 1 discarded warm-up; variants interleave within each run, in a rotating order. “paired × floor” is the median over runs of (this variant ÷ the floor in the same run): less sensitive to a busy machine than the ratio of medians, which the goals use.`,
       'Destination directories are created before timing, for every variant (cp -al merges into them); `sync` runs before each timed measurement so each starts with a clean page cache.',
-      'Times cover the links plus the fsync of every destination directory (1, or the 100 subdirectories). The floor’s row is timed inside the C program (clock_gettime around the syscall loops); “whole process” adds exec and list parsing. cp -al is followed by a whole-system `sync`: the only way a shell user makes the links durable.',
+      'Times cover the links plus the fsync of every destination directory (1, or the 100 subdirectories). The floor’s rows are timed inside the C program (bench/floor.c: clock_gettime around the syscall loops, single-threaded as the baseline, and on the addon’s thread count for reference); “whole process” adds exec and list parsing. cp -al is followed by a whole-system `sync`: the only way a shell user makes the links durable.',
       'Sources: small non-empty files (about 32 bytes), created once per case; links use absolute paths of the same length for every variant.',
     ],
   });

@@ -95,10 +95,14 @@ void RequireSameLength(Napi::Env env, const std::vector<std::string>& froms, con
   if (froms.size() != tos.size()) throw Napi::RangeError::New(env, "froms and tos must have the same length");
 }
 
+// A link takes tens of microseconds, a helper thread about a hundred to start: only big
+// link batches are worth spreading. Every copy and sync ends in an fsync (milliseconds).
+constexpr size_t kLinksPerThread = 64;
+
 class LinkWorker : public BatchWorker {
  public:
   LinkWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, bool continue_on_error)
-      : BatchWorker(env, "cairn.linkBatch", froms.size(), continue_on_error, BatchThreads(), false),
+      : BatchWorker(env, "cairn.linkBatch", froms.size(), continue_on_error, BatchThreads(), kLinksPerThread, false),
         froms_(std::move(froms)),
         tos_(std::move(tos)) {}
 
@@ -114,7 +118,7 @@ class CopyWorker : public BatchWorker {
  public:
   CopyWorker(Napi::Env env, std::vector<std::string> froms, std::vector<std::string> tos, std::vector<int64_t> limits,
              bool continue_on_error)
-      : BatchWorker(env, "cairn.copyBatch", froms.size(), continue_on_error, BatchThreads(), true),
+      : BatchWorker(env, "cairn.copyBatch", froms.size(), continue_on_error, BatchThreads(), 1, true),
         froms_(std::move(froms)),
         tos_(std::move(tos)),
         limits_(std::move(limits)) {}
@@ -139,7 +143,7 @@ class SyncWorker : public BatchWorker {
  public:
   SyncWorker(Napi::Env env, std::vector<std::string> paths, bool data_only, bool directories, bool continue_on_error)
       : BatchWorker(env, directories ? "cairn.syncDirs" : "cairn.syncBatch", paths.size(), continue_on_error,
-                    BatchThreads(), false),
+                    BatchThreads(), 1, false),
         paths_(std::move(paths)),
         data_only_(data_only),
         directories_(directories) {}

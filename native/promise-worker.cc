@@ -42,11 +42,11 @@ size_t BatchThreads() {
 }
 
 BatchWorker::BatchWorker(Napi::Env env, const char* resource_name, size_t count, bool continue_on_error,
-                         size_t threads, bool reports_copies)
+                         size_t threads, size_t items_per_thread, bool reports_copies)
     : PromiseWorker(env, resource_name),
       results_(count),
       continue_on_error_(continue_on_error),
-      threads_(threads < 1 ? 1 : threads),
+      threads_(std::max<size_t>(1, std::min(threads, count / std::max<size_t>(1, items_per_thread)))),
       reports_copies_(reports_copies),
       first_failure_(kNoFailure) {}
 
@@ -68,7 +68,7 @@ void BatchWorker::Drain() {
 }
 
 void BatchWorker::Execute() {
-  const size_t helpers = std::min(threads_, results_.size()) - (results_.empty() ? 0 : 1);
+  const size_t helpers = threads_ - 1;
   std::exception_ptr thrown;
   std::mutex thrown_mutex;
   std::vector<std::thread> threads;

@@ -182,13 +182,14 @@ t.test('parallel batches report the lowest failing index and a clean prefix', as
 t.test('with UV_THREADPOOL_SIZE=1 a stopped batch attempts nothing after the failure', async (t) => {
   const dir = scratch(t, { src: 'S', taken: 'T' });
   const froms = [0, 1, 2, 3].map(() => nodePath.join(dir, 'src'));
-  const tos = ['l0', 'taken', 'l2', 'l3'].map((n) => nodePath.join(dir, n));
+  const tos = ['c0', 'taken', 'c2', 'c3'].map((n) => nodePath.join(dir, n));
   const root = packageRoot();
   const child = `require(${JSON.stringify(nodePath.join(root, 'node_modules', 'node-gyp-build'))})(${JSON.stringify(root)})
-    .linkBatch(${JSON.stringify(froms)}, ${JSON.stringify(tos)}, false).then(() => console.log('resolved'), (e) => console.log(e.index, e.completed));`;
+    .copyBatch(${JSON.stringify(froms)}, ${JSON.stringify(tos)}, [-1, -1, -1, -1], false)
+    .then(() => console.log('resolved'), (e) => console.log(e.code, e.index, e.completed));`;
   const { stdout } = await run(process.execPath, ['-e', child], { env: { ...process.env, UV_THREADPOOL_SIZE: '1' } });
-  t.equal(stdout.trim(), '1 1');
-  t.ok(fs.existsSync(tos[0] as string));
+  t.equal(stdout.trim(), 'EEXIST 1 1');
+  t.equal(fs.readFileSync(tos[0] as string, 'utf8'), 'S');
   t.notOk(fs.existsSync(tos[2] as string), 'one thread: no item after the failure was attempted');
   t.notOk(fs.existsSync(tos[3] as string));
 });

@@ -1,0 +1,59 @@
+// The BackupStore seam: the small async object-store interface every backup location
+// implements (file:// directory, s3:// bucket), so the BackupEngine never knows where its
+// bytes live. Implementations are safe for concurrent calls on different keys.
+import type { Readable } from 'node:stream';
+
+/** What `head` and `list` report about one object. */
+export interface StoreObjectInfo {
+  /** The key, relative to the store's prefix, '/'-separated (e.g. 'files/ab12….sst'). */
+  key: string;
+  size: number;
+  /** Last modification time, milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+/** One page of a listing. Pass `next` back as `cursor` to continue; undefined means the end. */
+export interface StoreListPage {
+  objects: StoreObjectInfo[];
+  next: string | undefined;
+}
+
+export interface StorePutOptions {
+  /** Fail with EEXIST instead of replacing an existing object (used for manifests and store.json). */
+  ifNoneMatch?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface StoreGetOptions {
+  signal?: AbortSignal;
+}
+
+/** The body of a put: whole bytes, or a stream with its exact length. */
+export type StoreBody = Uint8Array | { stream: Readable; size: number };
+
+/**
+ * A place to keep backups. Keys are relative '/'-separated paths of [A-Za-z0-9._/-] with
+ * no '..' segments. Errors: a missing object rejects with a CairnError CAIRN_NOT_FOUND
+ * (`details.key`); `ifNoneMatch` on an existing object rejects with code EEXIST; transport
+ * and OS failures keep their own codes (ENOSPC, ECONNREFUSED, S3 error names as `code`).
+ */
+export interface BackupStore {
+  /** The URL it was opened from, with credentials removed (for messages and manifests). */
+  readonly url: string;
+  /**
+   * Stores the object. Idempotent: putting the same key again replaces it atomically
+   * (readers see the old or the new object, never a mix), unless `ifNoneMatch`. An
+   * object is visible only once it is complete; a failed or aborted put leaves nothing.
+   */
+  put(key: string, body: StoreBody, options?: StorePutOptions): Promise<void>;
+  /** The object's content as a stream. Rejects CAIRN_NOT_FOUND before any data flows. */
+  get(key: string, options?: StoreGetOptions): Promise<Readable>;
+  /** Size and time of the object, or undefined when it does not exist. */
+  head(key: string): Promise<StoreObjectInfo | undefined>;
+  /** Objects whose keys start with `prefix`, sorted by key, at most `limit` (default 1000) per page. */
+  list(prefix: string, options?: { cursor?: string; limit?: number }): Promise<StoreListPage>;
+  /** Removes the object; removing a missing one is not an error. */
+  delete(key: string): Promise<void>;
+  /** Releases connections and handles. Idempotent. */
+  close(): Promise<void>;
+}

@@ -191,3 +191,53 @@ t.test('compareKeys agrees with Buffer.compare, around the 16-byte switch to nat
   }
   t.equal(mismatches, 0);
 });
+
+t.test('many keys (a tree several levels deep): order, gets, and cursors across leaf splits', async (t) => {
+  const r = rng(2024);
+  const mem = new Memtable();
+  const keys = new Map<string, number[]>();
+  let seqno = 0;
+  const addRandom = () => {
+    const len = 1 + Math.floor(r() * 12);
+    const k = Buffer.alloc(len);
+    for (let j = 0; j < len; j++) k[j] = Math.floor(r() * 256);
+    const hex = k.toString('hex');
+    mem.insert(k, ++seqno, EntryKind.Put, k);
+    const list = keys.get(hex) ?? [];
+    list.push(seqno);
+    keys.set(hex, list);
+  };
+  for (let i = 0; i < 20000; i++) addRandom();
+  const sortedHex = [...keys.keys()].sort((a, b) => Buffer.compare(Buffer.from(a, 'hex'), Buffer.from(b, 'hex')));
+  const expected = (hexes: string[]) => hexes.flatMap((hex) => [...(keys.get(hex) as number[])].reverse().map((sq) => `${hex}@${sq}`));
+  const label = (e: Entry) => `${e.key.toString('hex')}@${e.seqno}`;
+  // Compared as one string each: a deep diff of 20,000-element arrays is slow in tap.
+  t.equal(drain(mem.cursor()).map(label).join(), expected(sortedHex).join(), 'forward order over all versions');
+  t.equal(drain(mem.cursor({ reverse: true })).map(label).join(), expected([...sortedHex].reverse()).join(), 'reverse order over all versions');
+  let wrong = 0;
+  for (const [hex, seqnos] of keys) if (mem.get(Buffer.from(hex, 'hex'), seqno)?.seqno !== seqnos[seqnos.length - 1]) wrong++;
+  t.equal(wrong, 0, 'every key found');
+  // Cursors in both directions while 20,000 more keys each split leaves under them.
+  for (const reverse of [false, true]) {
+    const before = new Set(drain(mem.cursor()).map((e) => e.seqno));
+    const c = mem.cursor({ reverse });
+    const seen = new Set<number>();
+    let prev: Entry | undefined;
+    let disorder = 0;
+    for (let e = c.next(); e !== undefined; e = c.next()) {
+      if (seen.has(e.seqno)) disorder++;
+      seen.add(e.seqno);
+      if (prev !== undefined) {
+        const c = Buffer.compare(prev.key, e.key);
+        if (c === 0 ? prev.seqno <= e.seqno : c !== (reverse ? 1 : -1)) disorder++;
+      }
+      prev = e;
+      if (seen.size <= 20000) addRandom();
+    }
+    let skipped = 0;
+    for (const s of before) if (!seen.has(s)) skipped++;
+    t.equal(skipped, 0, `reverse=${reverse}: no pre-existing entry skipped`);
+    t.equal(disorder, 0, `reverse=${reverse}: in cursor order, nothing repeated`);
+  }
+  t.equal(mem.entryCount, seqno);
+});

@@ -39,6 +39,7 @@ export class JournalWriter {
   readonly fileNumber: number;
   readonly #handle: FileHandle;
   #state: State = 'open';
+  #sealing: Promise<void> | null = null;
   /** Bytes handed to the OS: everything before this offset is whole records. */
   #size: number;
   /** #size when the last successful fdatasync started. */
@@ -130,9 +131,14 @@ export class JournalWriter {
   }
 
   /** Writes what is pending, waits for every sync, fdatasyncs and closes. Later appends reject CAIRN_CLOSED. */
-  async seal(): Promise<void> {
-    if (this.#state !== 'open') throw closedError(this.path);
+  seal(): Promise<void> {
+    if (this.#state !== 'open') return Promise.reject(closedError(this.path));
     this.#state = 'sealing';
+    this.#sealing = this.#seal();
+    return this.#sealing;
+  }
+
+  async #seal(): Promise<void> {
     try {
       await this.#settle();
       if (this.#poisoned) throw this.#poisonError();
@@ -153,6 +159,7 @@ export class JournalWriter {
 
   /** Writes what is pending, waits for syncs in flight, closes without a final fdatasync. */
   async close(): Promise<void> {
+    if (this.#state === 'sealing') await (this.#sealing as Promise<void>).catch(() => undefined);
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     await this.#settle();

@@ -193,3 +193,14 @@ t.test('seal writes pending appends, fdatasyncs, and closes', async (t) => {
   t.ok(statSync(path).size > JOURNAL_HEADER_BYTES);
   await t.rejects(w.seal(), { code: 'CAIRN_CLOSED' });
 });
+
+t.test('close during seal waits for the seal and closes once', async (t) => {
+  const fs = new FaultFileSystem(new NodeFileSystem());
+  const w = await JournalWriter.create(fs, join(t.testdir(), 'j.jnl'));
+  void w.append(putRecord(1), { sync: false }, () => {});
+  fs.clearTrace();
+  const sealing = w.seal();
+  await w.close();
+  await sealing;
+  t.same(fs.trace().map((l) => l.split(' ')[0]), ['write', 'datasync', 'close']);
+});

@@ -21,6 +21,7 @@ const KEYSPACE_OPTION_NAMES = Object.keys({
   memtableBytes: true,
   maxImmutableMemtables: true,
   journalFileBytes: true,
+  maxJournalBytes: true,
   blockCacheBytes: true,
   blockSize: true,
   bloomBitsPerKey: true,

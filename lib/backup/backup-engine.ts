@@ -1,0 +1,187 @@
+// The BackupEngine: incremental backups of a keyspace into a BackupStore, and list,
+// info, verify, restore and prune over it. Public methods validate their arguments
+// (TypeError/RangeError before any I/O) and delegate to one module per operation. Any
+// number of operations may run at once, in this and other processes; backups and prunes
+// coordinate through leases in the store (lib/backup/lease.ts).
+import { createRequire } from 'node:module';
+import type { FileSystem } from '../fs/file-system.js';
+import { defaultFileSystem } from '../fs/index.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
+import type { BackupManifest, StoreInfo } from './manifest.js';
+import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
+import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
+import type { BackupStore } from './store.js';
+import { type BackupOptions, type BackupResult, takeBackup } from './take-backup.js';
+import { type VerifyOptions, type VerifyResult, verifyBackup } from './verify-backup.js';
+
+// dist/backup/ and lib/backup/ both sit two levels below the package root.
+const { version: CAIRN_VERSION } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export interface BackupEngineOptions {
+  /** The file-system seam for checkpoints and restores. Default: defaultFileSystem(). */
+  fs?: FileSystem;
+  /**
+   * How long a backup's or prune's lease stays live without a refresh (refreshed every
+   * third of it). Default 15 minutes. Clocks of the hosts sharing a store must agree to
+   * well within a tenth of it.
+   */
+  leaseTtlMs?: number;
+  /** prune never deletes a content object younger than this (store mtime). Default 1 hour. */
+  graceMs?: number;
+  /** Milliseconds since the epoch. Default Date.now; tests inject a clock to age backups. */
+  clock?: () => number;
+}
+
+/** What `list()` reports per backup. */
+export interface BackupSummary {
+  id: string;
+  createdAt: string;
+  seqno: number;
+  label: string | undefined;
+  keyspaceId: string;
+  partitions: string[];
+  files: number;
+  bytes: number;
+}
+
+const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
+const DEFAULT_GRACE_MS = 60 * 60 * 1000;
+
+export class BackupEngine {
+  readonly store: BackupStore;
+  readonly #ctx: EngineContext;
+  #ownsStore = false;
+
+  constructor(store: BackupStore, options?: BackupEngineOptions) {
+    if (typeof store !== 'object' || store === null || typeof store.put !== 'function' || typeof store.get !== 'function') {
+      throw new TypeError('store must be a BackupStore');
+    }
+    const o = optionsObject<BackupEngineOptions>(options, 'options');
+    if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof o.fs.open !== 'function')) throw new TypeError('options.fs must be a FileSystem');
+    if (o.clock !== undefined && typeof o.clock !== 'function') throw new TypeError('options.clock must be a function');
+    this.store = store;
+    this.#ctx = {
+      store,
+      fs: o.fs ?? defaultFileSystem(),
+      clock: o.clock ?? Date.now,
+      leaseTtlMs: duration(o.leaseTtlMs, 'options.leaseTtlMs', DEFAULT_LEASE_TTL_MS, 1),
+      graceMs: duration(o.graceMs, 'options.graceMs', DEFAULT_GRACE_MS, 0),
+      cairnVersion: CAIRN_VERSION,
+    };
+  }
+
+  /** Opens the store at `url` (file:///path, a plain absolute path, or s3://bucket/prefix?…); close() closes it. */
+  static async open(url: string, options?: BackupEngineOptions): Promise<BackupEngine> {
+    if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
+    const o = optionsObject<BackupEngineOptions>(options, 'options');
+    const { openStore } = await import('./open-store.js');
+    const store = await openStore(url, o.fs === undefined ? undefined : { fs: o.fs });
+    try {
+      const engine = new BackupEngine(store, o);
+      engine.#ownsStore = true;
+      return engine;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
+  /** Backs up `ks` (open in this process) incrementally: only content the store lacks is uploaded. */
+  backup(ks: Keyspace, options?: BackupOptions): Promise<BackupResult> {
+    if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
+    const o = optionsObject<BackupOptions>(options, 'options');
+    if (o.label !== undefined && typeof o.label !== 'string') throw new TypeError('options.label must be a string');
+    checkCommon(o);
+    return takeBackup(this.#ctx, ks, { ...o, concurrency: concurrency(o.concurrency, 4), force: o.force === true });
+  }
+
+  /** Every backup in the store, oldest first by creation time. */
+  async list(): Promise<BackupSummary[]> {
+    return (await readAllManifests(this.store)).map(summary);
+  }
+
+  /** The full manifest of a backup id, or of the newest backup for 'latest'. CAIRN_NOT_FOUND when missing. */
+  info(id: string): Promise<BackupManifest> {
+    return resolveManifest(this.store, validateBackupRef(id));
+  }
+
+  /** store.json: the store's id and the keyspace it serves; undefined before the first backup. */
+  storeInfo(): Promise<StoreInfo | undefined> {
+    return readStoreInfo(this.store);
+  }
+
+  /** Checks that a backup is complete (existence and size; `full`: content hashes). Never throws for a bad object: reports it. */
+  async verify(id: string, options?: VerifyOptions): Promise<VerifyResult> {
+    const ref = validateBackupRef(id);
+    const o = optionsObject<VerifyOptions>(options, 'options');
+    checkCommon(o);
+    const limit = concurrency(o.concurrency, 4);
+    const manifest = await resolveManifest(this.store, ref, o.signal);
+    return verifyBackup(this.#ctx, manifest, { ...o, concurrency: limit, full: o.full === true });
+  }
+
+  /** Restores a backup into `dir`, which must be missing or empty (CAIRN_NOT_EMPTY). The result opens with Keyspace.open(). */
+  async restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult> {
+    const ref = validateBackupRef(id);
+    if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
+    const o = optionsObject<RestoreOptions>(options, 'options');
+    checkCommon(o);
+    const limit = concurrency(o.concurrency, 4);
+    const manifest = await resolveManifest(this.store, ref, o.signal);
+    return restoreBackup(this.#ctx, manifest, dir, { ...o, concurrency: limit });
+  }
+
+  /**
+   * Deletes the backups no rule keeps (the newest `keepLast`; those younger than
+   * `maxAgeMs`), then the content no remaining backup references. With neither rule,
+   * no backup is deleted and only unreferenced content is collected.
+   */
+  prune(options?: PruneOptions): Promise<PruneResult> {
+    const o = optionsObject<PruneOptions>(options, 'options');
+    if (o.keepLast !== undefined && (!Number.isSafeInteger(o.keepLast) || o.keepLast < 0)) throw new RangeError('options.keepLast must be a non-negative integer');
+    if (o.maxAgeMs !== undefined) duration(o.maxAgeMs, 'options.maxAgeMs', 0, 0);
+    checkCommon(o);
+    return pruneBackups(this.#ctx, {
+      ...o,
+      graceMs: duration(o.graceMs, 'options.graceMs', this.#ctx.graceMs, 0),
+      dryRun: o.dryRun === true,
+      concurrency: concurrency(o.concurrency, 8),
+    });
+  }
+
+  /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. */
+  async close(): Promise<void> {
+    if (this.#ownsStore) await this.store.close();
+  }
+}
+
+function summary(m: BackupManifest): BackupSummary {
+  return { id: m.id, createdAt: m.createdAt, seqno: m.seqno, label: m.label, keyspaceId: m.keyspaceId, partitions: m.partitions, files: m.totals.files, bytes: m.totals.bytes };
+}
+
+function optionsObject<T extends object>(value: unknown, name: string): Partial<T> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${name} must be an object`);
+  return value as Partial<T>;
+}
+
+function checkCommon(o: { signal?: unknown; onProgress?: unknown; concurrency?: unknown }): void {
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+}
+
+function concurrency(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new TypeError('options.concurrency must be an integer');
+  if (value < 1 || value > 256) throw new RangeError('options.concurrency must be between 1 and 256');
+  return value;
+}
+
+function duration(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`${name} must be a number of milliseconds`);
+  if (value < min || !Number.isFinite(value)) throw new RangeError(`${name} must be a finite number >= ${min}`);
+  return value;
+}
+

@@ -1,0 +1,106 @@
+// What a BackupEngine operation needs (the store, the file system, the clock, tunables)
+// and the reading side of the store's catalog: store.json, the manifests, 'latest'.
+// Readers go manifest → files, so a listed backup is always a complete one. Stateless.
+import { randomUUID } from 'node:crypto';
+import type { FileSystem } from '../fs/file-system.js';
+import { CairnError, ErrorCodes, hasCode } from '../errors.js';
+import type { BackupStore } from './store.js';
+import { BACKUP_FORMAT, type BackupManifest, type StoreInfo, encodeJson, parseManifest, parseStoreInfo } from './manifest.js';
+import { BACKUPS_PREFIX, STORE_FILE_KEY, isBackupId, manifestKey, parseManifestKey } from './store-layout.js';
+import { listAll, readObject } from './store-objects.js';
+
+export interface EngineContext {
+  store: BackupStore;
+  fs: FileSystem;
+  /** Milliseconds since the epoch; injectable so retention can be tested without waiting. */
+  clock: () => number;
+  leaseTtlMs: number;
+  graceMs: number;
+  cairnVersion: string;
+}
+
+/** store.json, or undefined for a store no backup has used yet. */
+export async function readStoreInfo(store: BackupStore): Promise<StoreInfo | undefined> {
+  try {
+    return parseStoreInfo(await readObject(store, STORE_FILE_KEY), STORE_FILE_KEY);
+  } catch (err) {
+    if (hasCode(err, ErrorCodes.NOT_FOUND)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The store's owner: creates store.json for `keyspaceId` on first use (exclusively, so
+ * of two first backups racing one wins and the other reads its file), and refuses a
+ * store owned by another keyspace with CAIRN_STORE_IN_USE unless `force`.
+ */
+export async function claimStore(ctx: EngineContext, keyspaceId: string, force: boolean): Promise<StoreInfo> {
+  let info = await readStoreInfo(ctx.store);
+  if (info === undefined) {
+    const fresh: StoreInfo = { format: BACKUP_FORMAT, storeId: randomUUID(), keyspaceId, createdAt: new Date(ctx.clock()).toISOString() };
+    try {
+      await ctx.store.put(STORE_FILE_KEY, encodeJson(fresh), { ifNoneMatch: true });
+      info = fresh;
+    } catch (err) {
+      if (!hasCode(err, 'EEXIST')) throw err;
+      info = await readStoreInfo(ctx.store);
+      if (info === undefined) throw err;
+    }
+  }
+  if (info.keyspaceId !== keyspaceId && !force) {
+    throw new CairnError(ErrorCodes.STORE_IN_USE, `The backup store ${ctx.store.url} holds backups of keyspace ${info.keyspaceId}, not ${keyspaceId} (use force to mix them)`, {
+      details: { reason: 'keyspace', storeKeyspaceId: info.keyspaceId, keyspaceId },
+    });
+  }
+  return info;
+}
+
+export async function readManifest(store: BackupStore, id: string, signal?: AbortSignal): Promise<BackupManifest> {
+  const key = manifestKey(id);
+  const manifest = parseManifest(await readObject(store, key, signal), key);
+  if (manifest.id !== id) throw new CairnError(ErrorCodes.CORRUPTION, `${key} names backup ${manifest.id}`, { details: { key } });
+  return manifest;
+}
+
+/** Every manifest, oldest first by createdAt (ids only break ties: names are not trusted for order). */
+export async function readAllManifests(store: BackupStore, signal?: AbortSignal): Promise<BackupManifest[]> {
+  const manifests: BackupManifest[] = [];
+  for (const object of await listAll(store, BACKUPS_PREFIX)) {
+    const id = parseManifestKey(object.key);
+    if (id === undefined) continue;
+    try {
+      manifests.push(await readManifest(store, id, signal));
+    } catch (err) {
+      // Deleted by a prune between the listing and the read.
+      if (!hasCode(err, ErrorCodes.NOT_FOUND)) throw err;
+    }
+  }
+  return manifests.sort(byCreatedAt);
+}
+
+export function byCreatedAt(a: BackupManifest, b: BackupManifest): number {
+  return Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** A backup id, or 'latest' for the newest by createdAt. CAIRN_NOT_FOUND when there is none. */
+export async function resolveManifest(store: BackupStore, idOrLatest: string, signal?: AbortSignal): Promise<BackupManifest> {
+  if (idOrLatest === 'latest') {
+    const all = await readAllManifests(store, signal);
+    const latest = all.at(-1);
+    if (latest === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `The backup store ${store.url} holds no backup`, { details: { id: 'latest' } });
+    return latest;
+  }
+  try {
+    return await readManifest(store, idOrLatest, signal);
+  } catch (err) {
+    if (hasCode(err, ErrorCodes.NOT_FOUND)) {
+      throw new CairnError(ErrorCodes.NOT_FOUND, `No backup ${idOrLatest} in ${store.url}`, { cause: err, details: { id: idOrLatest } });
+    }
+    throw err;
+  }
+}
+
+export function validateBackupRef(value: unknown, name = 'id'): string {
+  if (value !== 'latest' && !isBackupId(value)) throw new TypeError(`${name} must be a backup id (e.g. 20261121T171500Z-0a1b2c3d) or 'latest'`);
+  return value as string;
+}

@@ -1,0 +1,126 @@
+// Streaming between keyspace files (through the FileSystem seam) and store objects:
+// hashing a file, reading it as a Readable for upload, and writing a download into a
+// new file while hashing it. Each call owns its handle; calls are independent.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FileSystem } from '../fs/file-system.js';
+import { abortError, throwIfAborted } from '../errors.js';
+import type { BackupStore } from './store.js';
+
+const CHUNK_BYTES = 1024 * 1024;
+
+/** SHA-256 (hex) and size of the file, read in 1 MiB chunks; `onBytes` sees each chunk's length. */
+export async function hashFile(fs: FileSystem, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    let size = 0;
+    for (;;) {
+      throwIfAborted(signal);
+      const n = await handle.read(buffer, 0, CHUNK_BYTES, size);
+      if (n === 0) break;
+      hash.update(buffer.subarray(0, n));
+      size += n;
+      onBytes?.(n);
+    }
+    return { sha256: hash.digest('hex'), size };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The first `size` bytes of the file as a stream; a file shorter than `size` errors the
+ * stream (the uploaded object must be exactly what was hashed). `onBytes` sees each chunk.
+ */
+export function fileReadable(fs: FileSystem, path: string, size: number, onBytes?: (n: number) => void): Readable {
+  let position = 0;
+  let handle: Awaited<ReturnType<FileSystem['open']>> | undefined;
+  return new Readable({
+    highWaterMark: CHUNK_BYTES,
+    async construct(callback) {
+      try {
+        handle = await fs.open(path, 'r');
+        callback();
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+    async read() {
+      try {
+        const want = Math.min(CHUNK_BYTES, size - position);
+        if (want <= 0) {
+          this.push(null);
+          return;
+        }
+        const buffer = Buffer.allocUnsafe(want);
+        const n = await handle!.read(buffer, 0, want, position);
+        if (n === 0) throw Object.assign(new Error(`${path} shrank below ${size} bytes while being uploaded`), { code: 'EIO', path });
+        position += n;
+        onBytes?.(n);
+        this.push(buffer.subarray(0, n));
+      } catch (err) {
+        this.destroy(err as Error);
+      }
+    },
+    destroy(err, callback) {
+      const closing = handle?.close() ?? Promise.resolve();
+      handle = undefined;
+      closing.then(() => callback(err), (closeErr: unknown) => callback(err ?? (closeErr as Error)));
+    },
+  });
+}
+
+/**
+ * Writes the stream into a new file (`wx`), hashing as it goes, and fsyncs it. Resolves
+ * with what was written; the caller compares it with what was expected. A failure leaves
+ * the partial file for the caller's cleanup of the whole staging directory.
+ */
+export async function writeStreamToFile(fs: FileSystem, source: Readable, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  const handle = await fs.open(path, 'wx');
+  const hash = createHash('sha256');
+  let size = 0;
+  const onAbort = () => source.destroy(abortError(signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    throwIfAborted(signal);
+    for await (const chunk of source) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      hash.update(bytes);
+      await handle.write(bytes, 0, bytes.byteLength, size);
+      size += bytes.byteLength;
+      onBytes?.(bytes.byteLength);
+    }
+    throwIfAborted(signal);
+    await handle.sync();
+    return { sha256: hash.digest('hex'), size };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+    await handle.close();
+  }
+}
+
+/** SHA-256 and size of a store object, streamed; `onBytes` sees each chunk. */
+export async function hashObject(store: BackupStore, key: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  const source = await store.get(key, { signal });
+  const hash = createHash('sha256');
+  let size = 0;
+  const onAbort = () => source.destroy(abortError(signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    throwIfAborted(signal);
+    for await (const chunk of source) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      hash.update(bytes);
+      size += bytes.byteLength;
+      onBytes?.(bytes.byteLength);
+    }
+    throwIfAborted(signal);
+    return { sha256: hash.digest('hex'), size };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+  }
+}

@@ -1,0 +1,10 @@
+// cairn/backup: incremental backups of a keyspace into a directory or an S3 bucket.
+export { BackupEngine, type BackupEngineOptions, type BackupSummary } from './backup-engine.js';
+export type { BackupOptions, BackupResult } from './take-backup.js';
+export type { RestoreOptions, RestoreResult } from './restore-backup.js';
+export type { VerifyOptions, VerifyProblem, VerifyResult } from './verify-backup.js';
+export type { PruneOptions, PruneResult } from './prune-backups.js';
+export type { BackupPhase, BackupProgress, ProgressListener } from './progress.js';
+export type { BackupManifest, ManifestFile, StoreInfo } from './manifest.js';
+export type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
+export { openStore } from './open-store.js';

@@ -1,0 +1,185 @@
+// Taking a backup: an online checkpoint beside the keyspace (hard links, near-free),
+// hashed file by file, the content the store lacks uploaded, and the manifest written
+// LAST and exclusively, so a crash or abort at any step leaves no visible backup and a
+// retry finds what was uploaded. The temporary checkpoint is always removed. One call
+// per backup; concurrent backups (any process) are safe, a running prune excludes them.
+import { randomBytes } from 'node:crypto';
+import * as nodePath from 'node:path';
+import type { FileSystem } from '../fs/file-system.js';
+import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import { TEMP_MARKER } from '../keyspace/file-names.js';
+import { type EngineContext, claimStore } from './catalog.js';
+import { fileReadable, hashFile } from './file-streams.js';
+import { Lease, type LeaseInfo, liveLeases } from './lease.js';
+import { BACKUP_FORMAT, type BackupManifest, type ManifestFile, encodeJson, newBackupId } from './manifest.js';
+import { forEachLimit } from './parallel.js';
+import { ProgressTracker, type ProgressListener } from './progress.js';
+import { extFor, manifestKey, objectKey } from './store-layout.js';
+
+export interface BackupOptions {
+  /** Free text stored in the manifest (e.g. 'nightly'). */
+  label?: string;
+  /** Files hashed and uploaded at once. Default 4. */
+  concurrency?: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressListener;
+  /** Back up into a store whose store.json names another keyspace. */
+  force?: boolean;
+}
+
+export interface BackupResult {
+  id: string;
+  seqno: number;
+  /** Files in the backup. */
+  files: number;
+  /** Content objects this backup uploaded (the rest were already in the store). */
+  filesUploaded: number;
+  bytesUploaded: number;
+  /** Size of the keyspace as backed up. */
+  bytesTotal: number;
+  durationMs: number;
+}
+
+interface LocalFile extends ManifestFile {
+  absolute: string;
+}
+
+export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Required<Pick<BackupOptions, 'concurrency' | 'force'>> & BackupOptions): Promise<BackupResult> {
+  const { store, fs } = ctx;
+  const { signal, concurrency } = options;
+  const started = performance.now();
+  const tracker = new ProgressTracker(options.onProgress);
+  // The keyspace id never changes, so the live keyspace.json is as good as the checkpoint's.
+  const meta = await readKeyspaceMeta(fs, ks.path);
+  await claimStore(ctx, meta.id, options.force);
+  throwIfAborted(signal);
+
+  const { lease, conflicts } = await Lease.acquire(store, 'backup', ctx.leaseTtlMs, ctx.clock);
+  try {
+    if (conflicts.length > 0) throw pruneRunning(store.url, conflicts);
+    // Beside the keyspace: the same file system, so backupTo links instead of copying.
+    // The name carries the temp marker: debris of a crash here is safe to delete.
+    const temp = `${ks.path}${TEMP_MARKER}backup-${randomBytes(6).toString('hex')}`;
+    try {
+      tracker.phase('checkpoint', 0, 0);
+      const checkpoint = await ks.backupTo(temp, {
+        signal,
+        onProgress: (p) => options.onProgress?.({ phase: 'checkpoint', filesDone: p.filesDone, filesTotal: p.filesTotal, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: 0 }),
+      });
+      const { files, directories } = await walk(fs, temp);
+      const bytesTotal = files.reduce((n, f) => n + f.size, 0);
+
+      tracker.phase('hashing', files.length, bytesTotal);
+      await forEachLimit(files, concurrency, signal, async (file, inner) => {
+        const { sha256, size } = await hashFile(fs, file.absolute, inner, (n) => tracker.bytes(n));
+        file.sha256 = sha256;
+        file.size = size;
+        tracker.fileDone();
+      });
+
+      const uploaded = await uploadMissing(ctx, files, concurrency, tracker, signal);
+      // A lease others may have seen expire (a long stall) no longer protected what we
+      // found in the store: look again, under a fresh lease, before naming it.
+      if (!lease.live) {
+        await lease.refresh();
+        const late = await liveLeases(store, 'prune', ctx.clock, ctx.leaseTtlMs);
+        if (late.length > 0) throw pruneRunning(store.url, late);
+        const again = await uploadMissing(ctx, files, concurrency, tracker, signal);
+        uploaded.files += again.files;
+        uploaded.bytes += again.bytes;
+      }
+      throwIfAborted(signal);
+
+      tracker.phase('manifest', 1, 0);
+      const createdAt = ctx.clock();
+      const manifest: BackupManifest = {
+        id: newBackupId(createdAt),
+        format: BACKUP_FORMAT,
+        keyspaceId: meta.id,
+        seqno: checkpoint.seqno,
+        createdAt: new Date(createdAt).toISOString(),
+        label: options.label,
+        partitions: checkpoint.partitions,
+        directories,
+        files: files.map(({ path, sha256, size }) => ({ path, sha256, size })),
+        totals: { files: files.length, bytes: bytesTotal },
+        cairnVersion: ctx.cairnVersion,
+      };
+      await store.put(manifestKey(manifest.id), encodeJson(manifest), { ifNoneMatch: true, signal });
+      tracker.fileDone();
+      tracker.phase('done', files.length, bytesTotal);
+      return {
+        id: manifest.id,
+        seqno: manifest.seqno,
+        files: files.length,
+        filesUploaded: uploaded.files,
+        bytesUploaded: uploaded.bytes,
+        bytesTotal,
+        durationMs: performance.now() - started,
+      };
+    } finally {
+      await fs.removeTree(temp).catch(() => undefined);
+    }
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+}
+
+/**
+ * Heads every distinct content object and uploads those missing (or of the wrong size:
+ * a damaged object is replaced, the put is an atomic replace). Identical files (the same
+ * hash) are uploaded once.
+ */
+async function uploadMissing(ctx: EngineContext, files: readonly LocalFile[], concurrency: number, tracker: ProgressTracker, signal: AbortSignal | undefined): Promise<{ files: number; bytes: number }> {
+  const byKey = new Map<string, LocalFile>();
+  for (const f of files) byKey.set(objectKey(f.sha256, extFor(f.path)), f);
+  const objects = [...byKey];
+  const done = { files: 0, bytes: 0 };
+  tracker.phase('uploading', objects.length, objects.reduce((n, [, f]) => n + f.size, 0));
+  await forEachLimit(objects, concurrency, signal, async ([key, file], inner) => {
+    const existing = await ctx.store.head(key);
+    if (existing !== undefined && existing.size === file.size) {
+      tracker.bytes(file.size);
+    } else {
+      const stream = fileReadable(ctx.fs, file.absolute, file.size, (n) => tracker.bytes(n));
+      try {
+        await ctx.store.put(key, { stream, size: file.size }, { signal: inner });
+      } finally {
+        stream.destroy();
+      }
+      done.files++;
+      done.bytes += file.size;
+    }
+    tracker.fileDone();
+  });
+  return done;
+}
+
+/** Every file and directory under the checkpoint, '/'-separated relative paths, sorted. */
+async function walk(fs: FileSystem, root: string): Promise<{ files: LocalFile[]; directories: string[] }> {
+  const files: LocalFile[] = [];
+  const directories: string[] = [];
+  const visit = async (dir: string, rel: string): Promise<void> => {
+    for (const name of await fs.readdir(dir)) {
+      const absolute = nodePath.join(dir, name);
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const stat = await fs.stat(absolute);
+      if (stat.isDirectory) {
+        directories.push(path);
+        await visit(absolute, path);
+      } else if (stat.isFile) {
+        files.push({ path, absolute, sha256: '', size: stat.size });
+      }
+    }
+  };
+  await visit(root, '');
+  return { files, directories };
+}
+
+function pruneRunning(url: string, leases: LeaseInfo[]): CairnError {
+  return new CairnError(ErrorCodes.STORE_IN_USE, `A prune is running on ${url}; retry the backup once it ends`, {
+    details: { reason: 'prune', leases },
+  });
+}

@@ -1,0 +1,55 @@
+// openStore: the one place a backup location's URL becomes a BackupStore (file:// or a
+// plain absolute path → FileStore, s3:// → S3Store). Stateless; safe to call concurrently.
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultFileSystem, mkdirDurable } from '../fs/index.js';
+import type { FileSystem } from '../fs/index.js';
+import { FileStore } from './file-store.js';
+import { S3Store } from './s3-store.js';
+import type { BackupStore } from './store.js';
+
+export interface OpenStoreOptions {
+  /** The file system a file:// store goes through (default: defaultFileSystem()). */
+  fs?: FileSystem;
+}
+
+/**
+ * Opens the store at `url`: `file:///abs/dir` or `/abs/dir` (the directory is created,
+ * durably, when missing) or `s3://bucket/prefix?…` (see parseS3Url; the bucket must exist,
+ * else CAIRN_NOT_FOUND). Any other scheme, or a relative path, is a TypeError.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<BackupStore> {
+  if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    if (!nodePath.isAbsolute(url)) throw new TypeError(`a store path must be absolute or a file:// or s3:// URL (got ${JSON.stringify(url)})`);
+    return openFileStore(url, options.fs);
+  }
+  if (scheme === 'file') {
+    let root: string;
+    try {
+      root = fileURLToPath(url);
+    } catch (err) {
+      throw new TypeError(`not a usable file:// URL: ${JSON.stringify(url)}`, { cause: err });
+    }
+    return openFileStore(root, options.fs);
+  }
+  if (scheme === 's3') {
+    const store = new S3Store(url);
+    try {
+      await store.verifyBucket();
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    return store;
+  }
+  throw new TypeError(`unsupported store scheme '${scheme}:' (use file:// or s3://)`);
+}
+
+async function openFileStore(root: string, fs: FileSystem | undefined): Promise<FileStore> {
+  const store = new FileStore(root, fs === undefined ? {} : { fs });
+  await mkdirDurable(fs ?? defaultFileSystem(), store.root);
+  return store;
+}

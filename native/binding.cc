@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -108,6 +110,18 @@ class LinkWorker : public BatchWorker {
 
  protected:
   bool RunItem(size_t i, ItemResult* result) override { return LinkFile(froms_[i], tos_[i], &result->error); }
+
+  // link(2) holds the destination directory's lock, so threads linking into one directory
+  // only queue on it: use at most one thread per distinct destination directory.
+  size_t UsefulThreads(size_t threads) const override {
+    std::unordered_set<std::string_view> directories;
+    for (const std::string& to : tos_) {
+      const size_t slash = to.rfind('/');
+      directories.insert(std::string_view(to).substr(0, slash == std::string::npos ? 0 : slash));
+      if (directories.size() >= threads) break;
+    }
+    return directories.size();
+  }
 
  private:
   const std::vector<std::string> froms_;

@@ -68,7 +68,7 @@ void BatchWorker::Drain() {
 }
 
 void BatchWorker::Execute() {
-  const size_t helpers = threads_ - 1;
+  const size_t helpers = std::max<size_t>(1, std::min(threads_, UsefulThreads(threads_))) - 1;
   std::exception_ptr thrown;
   std::mutex thrown_mutex;
   std::vector<std::thread> threads;

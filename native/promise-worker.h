@@ -58,6 +58,9 @@ class BatchWorker : public PromiseWorker {
   /** Performs item `index`, filling `result`; returns success. Called concurrently when threads > 1. */
   virtual bool RunItem(size_t index, ItemResult* result) = 0;
 
+  /** Pool thread, before any item: how many of `threads` threads this batch can use well. */
+  virtual size_t UsefulThreads(size_t threads) const { return threads; }
+
   void Execute() override;
   void OnOK() override;
 

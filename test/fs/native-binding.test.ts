@@ -155,8 +155,10 @@ t.test('parallel batches report the lowest failing index and a clean prefix', as
   const count = 400;
   const failing = [37, 38, 201, 399];
   const names = Array.from({ length: count }, (_, i) => `f${i}`);
-  const dir = scratch(t, { src: 'S', out: {}, keep: Object.fromEntries(names.map((n) => [n, n])) });
-  const out = (i: number): string => nodePath.join(dir, 'out', `l${i}`);
+  // Destinations in several directories, so the link batch runs on several threads.
+  const outDirs = Object.fromEntries(Array.from({ length: 8 }, (_, d) => [`s${d}`, {}]));
+  const dir = scratch(t, { src: 'S', out: outDirs, keep: Object.fromEntries(names.map((n) => [n, n])) });
+  const out = (i: number): string => nodePath.join(dir, 'out', `s${i % 8}`, `l${i}`);
   // Every listed index already has its destination, so exactly those links fail.
   for (const i of failing) fs.writeFileSync(out(i), 'taken');
   const froms = new Array<string>(count).fill(nodePath.join(dir, 'src'));

@@ -2,7 +2,7 @@
 // against a newer state than the choice was made from, and its refusals.
 import t from 'tap';
 import { applyChoice, choiceFiles, mergeOrder, type Choice } from '../../lib/compaction/choice.js';
-import { seg, version } from './version-builders.js';
+import { seg, version } from './fixtures/version-builders.js';
 
 const numbers = (levels: { fileNumber: number }[][]): number[][] => levels.map((l) => l.map((s) => s.fileNumber));
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import { applyChoice, type CompactionContext } from '../../lib/compaction/choice.js';
 import { chooseFifo, fifoConfig, FifoStrategy } from '../../lib/compaction/fifo.js';
 import { Rng } from '../helpers/rng.js';
-import { randomVersion, seg, version } from './version-builders.js';
+import { randomVersion, seg, version } from './fixtures/version-builders.js';
 
 const idle: CompactionContext = { busy: new Set() };
 // Level 0 newest first: file 4 is the newest flush, file 1 the oldest.

@@ -6,7 +6,7 @@ import { applyChoice, choiceFiles, hullOf, overlapping, spansOverlap, type Choic
 import { chooseLeveled, leveledConfig, LeveledStrategy, type LeveledConfig } from '../../lib/compaction/leveled.js';
 import type { SegmentDescriptor, VersionState } from '../../lib/tree/manifest.js';
 import { Rng } from '../helpers/rng.js';
-import { assertDisjoint, key, keyNumber, randomVersion, seg, version } from './version-builders.js';
+import { assertDisjoint, key, keyNumber, randomVersion, seg, version } from './fixtures/version-builders.js';
 
 const config: LeveledConfig = leveledConfig({ level0Trigger: 4, baseLevelBytes: 10_000, levelMultiplier: 10, maxLevels: 4, targetFileBytes: 4096 });
 const idle: CompactionContext = { busy: new Set() };

@@ -4,7 +4,7 @@ import t from 'tap';
 import { EntryKind, MAX_SEQNO, type Entry } from '../../lib/codec/entry.js';
 import { packEntries, unpackEntries } from '../../lib/compaction/packed-entries.js';
 import { Rng } from '../helpers/rng.js';
-import { plain } from './merge-fixtures.js';
+import { plain } from './fixtures/merge-inputs.js';
 
 t.test('round trip: random keys, empty and large values, tombstones, seqnos up to 2^53 - 1', async (t) => {
   const rng = new Rng(3);

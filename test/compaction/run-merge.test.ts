@@ -9,7 +9,7 @@ import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
 import { estimateOutputCount, runFlush, runMerge, type MergeJob } from '../../lib/compaction/run-merge.js';
 import { Rng } from '../helpers/rng.js';
-import { modelMerge, plain, readAll, writeInputs } from './merge-fixtures.js';
+import { modelMerge, plain, readAll, writeInputs } from './fixtures/merge-inputs.js';
 
 const fs = new NodeFileSystem();
 const shape = { count: 4, entriesPerInput: 600, keySpace: 900, valueBytes: [0, 120] as [number, number], tombstoneShare: 0.2 };

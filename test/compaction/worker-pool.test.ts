@@ -12,7 +12,7 @@ import { Rng } from '../helpers/rng.js';
 import { spawnDist } from '../helpers/spawn-dist.js';
 import { exited, firstLine, scriptPath } from '../helpers/spawn-ts.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
-import { modelMerge, plain, readAll, writeInputs, type Inputs } from './merge-fixtures.js';
+import { modelMerge, plain, readAll, writeInputs, type Inputs } from './fixtures/merge-inputs.js';
 
 const fs = new NodeFileSystem();
 const numbers = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
@@ -175,7 +175,7 @@ t.test('a real ENOSPC in the worker (tmpfs) comes back as ENOSPC and leaves no o
 
 t.test('from dist/ (compiled worker entry), a pool that is never closed does not keep its process alive', async (t) => {
   const dir = t.testdir();
-  const child = spawnDist(scriptPath(import.meta.url, 'pool-child.mjs'), [dir]);
+  const child = spawnDist(scriptPath(import.meta.url, 'fixtures/pool-child.mjs'), [dir]);
   t.equal(await firstLine(child), 'done');
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), 60_000)));

@@ -44,6 +44,8 @@ export class Lease {
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #released = false;
+  /** Set when a refresh came late: for a while others may have seen the lease expired. */
+  #lapsed = false;
 
   private constructor(store: BackupStore, kind: LeaseKind, ttlMs: number, clock: () => number) {
     this.#store = store;
@@ -74,7 +76,26 @@ export class Lease {
    * more than a tenth of the ttl away (a margin for clock skew between hosts).
    */
   get live(): boolean {
-    return !this.#released && this.#clock() < this.#confirmedUntil - this.#ttlMs / 10;
+    return !this.#released && this.#clock() < this.#confirmedUntil - this.#margin;
+  }
+
+  /**
+   * Live now and never seen expired since acquire (or since the last `renew`). Whoever
+   * relies on the lease checks this before acting; when false, what it found in the
+   * store while the lease was out may have changed.
+   */
+  get intact(): boolean {
+    return this.live && !this.#lapsed;
+  }
+
+  /** After a lapse: put the lease again; the caller then re-checks what the lease guards. */
+  async renew(): Promise<void> {
+    this.#lapsed = false;
+    await this.refresh();
+  }
+
+  get #margin(): number {
+    return this.#ttlMs / 10;
   }
 
   /** Re-puts the lease with a new expiry. Concurrent calls share one put. */
@@ -97,7 +118,9 @@ export class Lease {
   async #put(first: boolean): Promise<void> {
     const expiresAt = this.#clock() + this.#ttlMs;
     await this.#store.put(this.key, encodeJson({ ...this.#record, expiresAt }), { ifNoneMatch: first });
-    if (!this.#released) this.#confirmedUntil = expiresAt;
+    if (this.#released) return;
+    if (!first && this.#clock() >= this.#confirmedUntil - this.#margin) this.#lapsed = true;
+    this.#confirmedUntil = expiresAt;
   }
 }
 

@@ -96,8 +96,8 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
       // Our lease must be live at every delete. If it lapsed (a long stall), a backup may
       // have started meanwhile and be counting on this object: refresh, look again, stop.
       if (stopped) return;
-      if (held !== undefined && !held.lease.live) {
-        await held.lease.refresh();
+      if (held !== undefined && !held.lease.intact) {
+        await held.lease.renew();
         if (!held.lease.live || (await liveLeases(store, 'backup', ctx.clock, ctx.leaseTtlMs)).length > 0) {
           stopped = true;
           return;

@@ -80,10 +80,11 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
       });
 
       const uploaded = await uploadMissing(ctx, files, concurrency, tracker, signal);
-      // A lease others may have seen expire (a long stall) no longer protected what we
-      // found in the store: look again, under a fresh lease, before naming it.
-      if (!lease.live) {
-        await lease.refresh();
+      // A lease others may have seen expire (a long stall, lost refreshes) no longer
+      // protected what we found in the store: look again, under a renewed lease.
+      while (!lease.intact) {
+        await lease.renew();
+        if (!lease.live) throw new CairnError(ErrorCodes.STORE_IN_USE, `Could not keep the backup lease on ${store.url}`, { details: { reason: 'lease', key: lease.key } });
         const late = await liveLeases(store, 'prune', ctx.clock, ctx.leaseTtlMs);
         if (late.length > 0) throw pruneRunning(store.url, late);
         const again = await uploadMissing(ctx, files, concurrency, tracker, signal);

@@ -33,6 +33,8 @@ export class WatchedStore implements BackupStore {
   beforePut: ((key: string) => Promise<void> | void) | undefined;
   /** Runs before each get reaches the inner store. */
   beforeGet: ((key: string) => Promise<void> | void) | undefined;
+  /** Runs before each delete reaches the inner store. */
+  beforeDelete: ((key: string) => Promise<void> | void) | undefined;
 
   constructor(inner: BackupStore) {
     this.inner = inner;
@@ -71,13 +73,27 @@ export class WatchedStore implements BackupStore {
     return this.inner.list(prefix, options);
   }
 
-  delete(key: string): Promise<void> {
+  async delete(key: string): Promise<void> {
+    await this.beforeDelete?.(key);
     return this.inner.delete(key);
   }
 
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+/** A promise to wait on and the function that opens it. */
+export function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** Keys under `prefix` in a FileStore's directory (what is really stored). */
+export async function storedKeys(root: string, prefix: 'files' | 'backups' | 'locks'): Promise<string[]> {
+  const names = await readdir(join(root, prefix)).catch(() => [] as string[]);
+  return names.filter((n) => !n.includes('.tmp-')).map((n) => `${prefix}/${n}`).sort();
 }
 
 /** partition -> key -> value (utf8). */

@@ -3,7 +3,7 @@
 // does), keeps young unreferenced content for the grace period, and a dry run deletes
 // nothing. Beside a running backup (leases): prune never deletes content the backup's
 // manifest will name, and a backup refuses to start while a prune holds its lease.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { BackupEngine } from '../../lib/backup/backup-engine.js';
 import { extFor, objectKey } from '../../lib/backup/store-layout.js';
@@ -19,7 +19,7 @@ async function referencedKeys(engine: BackupEngine, ids: string[]): Promise<stri
 }
 
 /** Five backups one day apart (by the injected clock), with writes in between. */
-async function fiveDays(t: Parameters<Parameters<typeof t.test>[1]>[0], name: string) {
+async function fiveDays(t: Test, name: string) {
   const dir = await scratchDir(t, name);
   const root = join(dir, 'store');
   // Starts at the real time: the grace period compares it with the store's real mtimes.

@@ -9,6 +9,7 @@ import { defaultFileSystem } from '../fs/index.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
+import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { BackupStore } from './store.js';
@@ -75,7 +76,6 @@ export class BackupEngine {
   static async open(url: string, options?: BackupEngineOptions): Promise<BackupEngine> {
     if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
     const o = optionsObject<BackupEngineOptions>(options, 'options');
-    const { openStore } = await import('./open-store.js');
     const store = await openStore(url, o.fs === undefined ? undefined : { fs: o.fs });
     try {
       const engine = new BackupEngine(store, o);

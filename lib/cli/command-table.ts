@@ -1,10 +1,16 @@
 // The table of CLI commands, in the order `cairn --help` lists them. Adding a command is
 // a file in lib/cli/commands/ and a line here. Immutable after load.
 import type { Command } from './command.js';
+import { backupCommand } from './commands/backup.js';
+import { infoCommand } from './commands/info.js';
 import { inspectCommand } from './commands/inspect.js';
+import { listCommand } from './commands/list.js';
+import { pruneCommand } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
 import { snapshotCommand } from './commands/snapshot.js';
+import { verifyCommand } from './commands/verify.js';
 
-export const COMMANDS: readonly Command[] = [snapshotCommand, inspectCommand];
+export const COMMANDS: readonly Command[] = [snapshotCommand, inspectCommand, backupCommand, listCommand, infoCommand, verifyCommand, restoreCommand, pruneCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

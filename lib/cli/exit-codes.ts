@@ -19,6 +19,10 @@ export const ExitCode = {
   CORRUPTION: 6,
   /** The operating system refused: ENOSPC, EIO, EACCES, EXDEV without fallback, ENOENT… */
   IO: 7,
+  /** A backup, or the backup store itself, does not exist. */
+  NOT_FOUND: 8,
+  /** The backup store belongs to another keyspace, or a prune holds it. */
+  STORE_IN_USE: 9,
   /** Interrupted (SIGINT); whatever the command was building has been removed. */
   INTERRUPTED: 130,
 } as const;
@@ -40,6 +44,8 @@ export const EXIT_CODE_TABLE: readonly (readonly [ExitCodeValue, string])[] = [
   [ExitCode.DESTINATION_EXISTS, 'destination exists'],
   [ExitCode.CORRUPTION, 'corruption (a checksum or structure check failed)'],
   [ExitCode.IO, 'I/O error (ENOSPC, EIO, EACCES, ENOENT, ...)'],
+  [ExitCode.NOT_FOUND, 'backup or backup store not found'],
+  [ExitCode.STORE_IN_USE, 'backup store belongs to another keyspace, or a prune is running on it'],
   [ExitCode.INTERRUPTED, 'interrupted (SIGINT); partial output removed'],
 ];
 
@@ -52,6 +58,8 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
   if (hasCode(err, 'EEXIST') || hasCode(err, ErrorCodes.NOT_EMPTY)) return ExitCode.DESTINATION_EXISTS;
   if (hasCode(err, ErrorCodes.CORRUPTION)) return ExitCode.CORRUPTION;
   if (hasCode(err, ErrorCodes.ABORTED)) return ExitCode.INTERRUPTED;
+  if (hasCode(err, ErrorCodes.NOT_FOUND)) return ExitCode.NOT_FOUND;
+  if (hasCode(err, ErrorCodes.STORE_IN_USE)) return ExitCode.STORE_IN_USE;
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (typeof code === 'string' && SYSTEM_CODE.test(code)) return ExitCode.IO;
   return ExitCode.UNEXPECTED;

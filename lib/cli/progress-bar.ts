@@ -18,7 +18,8 @@ export class ProgressBar {
     this.#stream = stream;
   }
 
-  update(p: CheckpointProgress): void {
+  /** Any phase name: checkpoint phases, and the backup engine's (uploading, downloading…). */
+  update(p: Omit<CheckpointProgress, 'phase'> & { phase: string }): void {
     const fraction = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.filesTotal > 0 ? p.filesDone / p.filesTotal : 1;
     const filled = Math.round(Math.min(1, fraction) * WIDTH);
     const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ` +

@@ -208,9 +208,9 @@ export class S3Store implements BackupStore {
     const stop = new AbortController();
     const onAbort = (): void => stop.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const inFlight = new Set<Promise<void>>();
     try {
       const parts: CompletedPart[] = [];
-      const inFlight = new Set<Promise<void>>();
       let failure: { error: unknown } | undefined;
       for (let offset = 0, number = 1; offset < reader.size && failure === undefined; offset += partSize, number++) {
         const bytes = await reader.read(Math.min(partSize, reader.size - offset));
@@ -253,6 +253,9 @@ export class S3Store implements BackupStore {
         signal,
       );
     } catch (err) {
+      // Parts still uploading would outlive the abort and keep their storage; stop them first.
+      stop.abort(err);
+      await Promise.all(inFlight);
       // Best effort, without the caller's signal (it may be the reason we are here).
       await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId })).catch(() => undefined);
       throw err;
@@ -426,10 +429,26 @@ function isNotFound(err: unknown): boolean {
   return err.name === 'NoSuchKey' || err.name === 'NotFound' || err.name === 'NoSuchBucket' || err.$metadata.httpStatusCode === 404;
 }
 
-/** S3 errors carry their name ('AccessDenied', 'NoSuchBucket') as `code`; network errors already have one. */
+/** What a bodiless error response (HEAD) is called, by HTTP status, as S3's own tools name them. */
+const STATUS_NAMES: Record<number, string> = {
+  400: 'BadRequest',
+  403: 'Forbidden',
+  404: 'NotFound',
+  412: 'PreconditionFailed',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+};
+
+/**
+ * S3 errors carry their name ('AccessDenied', 'NoSuchBucket') as `code`; one without a
+ * body (a HEAD) that the SDK could only call 'Unknown' is named by its status instead.
+ * Network errors already have a code (ECONNREFUSED) and pass through.
+ */
 function withCode(err: unknown): unknown {
   if (err instanceof S3ServiceException && (err as { code?: unknown }).code === undefined) {
-    Object.assign(err, { code: err.name });
+    const status = err.$metadata.httpStatusCode;
+    const code = err.name !== 'Unknown' || status === undefined ? err.name : (STATUS_NAMES[status] ?? `HTTP${status}`);
+    Object.assign(err, { code });
   }
   return err;
 }

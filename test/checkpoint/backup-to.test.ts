@@ -9,7 +9,7 @@ import { Keyspace } from '../../lib/index.js';
 import { FaultFileSystem } from '../../lib/fs/fault-file-system.js';
 import { defaultFileSystem } from '../../lib/fs/index.js';
 import type { CheckpointProgress } from '../../lib/checkpoint/checkpoint.js';
-import { dump, dumpDir, exists, fill, plain, stagingLeft, tempDir } from './checkpoint-fixtures.js';
+import { dump, dumpDir, exists, fill, plain, stagingLeft, tempDir } from './fixtures/checkpoint-fixtures.js';
 
 const SMALL = { memtableBytes: 8 * 1024 };
 

@@ -10,10 +10,10 @@ import { Keyspace } from '../../lib/index.js';
 import { scriptPath, firstLine, exited } from '../helpers/spawn-ts.js';
 import { spawnDist } from '../helpers/spawn-dist.js';
 import { Rng } from '../helpers/rng.js';
-import { tempDir } from './checkpoint-fixtures.js';
+import { tempDir } from './fixtures/checkpoint-fixtures.js';
 
 const ROUNDS = Number(process.env.CAIRN_CHECKPOINT_CRASH_ROUNDS ?? 50);
-const child = scriptPath(import.meta.url, 'crash-child.mjs');
+const child = scriptPath(import.meta.url, 'fixtures/crash-child.mjs');
 
 interface RoundLog {
   acked: number;

@@ -15,7 +15,7 @@ import { readCurrentManifest } from '../../lib/tree/manifest.js';
 import { partitionDir } from '../../lib/keyspace/file-names.js';
 import { canMount, mountTmpfs } from '../helpers/tmpfs.js';
 import { Rng } from '../helpers/rng.js';
-import { type Dump, dump, dumpDir, exists, plain, stagingLeft, tempDir } from './checkpoint-fixtures.js';
+import { type Dump, dump, dumpDir, exists, plain, stagingLeft, tempDir } from './fixtures/checkpoint-fixtures.js';
 
 const OPTIONS = { memtableBytes: 64 * 1024, blockSize: 512 };
 

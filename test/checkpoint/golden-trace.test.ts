@@ -9,7 +9,7 @@ import { Keyspace } from '../../lib/index.js';
 import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js';
 import { defaultFileSystem } from '../../lib/fs/index.js';
 import type { FileSystem } from '../../lib/fs/file-system.js';
-import { dump, dumpDir, plain, tempDir } from './checkpoint-fixtures.js';
+import { dump, dumpDir, plain, tempDir } from './fixtures/checkpoint-fixtures.js';
 
 const GOLDEN = new URL('testdata/backup-to.trace', import.meta.url);
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Keyspace, type Partition } from '../../lib/index.js';
 import { Rng } from '../helpers/rng.js';
-import { type Dump, dumpDir, plain, stagingLeft, tempDir } from './checkpoint-fixtures.js';
+import { type Dump, dumpDir, plain, stagingLeft, tempDir } from './fixtures/checkpoint-fixtures.js';
 
 const CHECKPOINTS = Number(process.env.CAIRN_CHECKPOINT_STRESS ?? 60);
 const PARTITIONS = ['p0', 'p1', 'p2', 'p3'];

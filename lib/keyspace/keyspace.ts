@@ -14,6 +14,11 @@ import { encodeBatch, type BatchOp } from '../journal/record.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
 import { Tree, type PartitionStats, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import { type CompactionStrategy } from '../compaction/choice.js';
+import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
+import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
+import { runMerge } from '../compaction/run-merge.js';
+import { CompactionWorkerPool } from '../compaction/worker-pool.js';
 import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   isTempName,
@@ -57,6 +62,27 @@ export interface KeyspaceOptions {
   blockSize?: number;
   /** Bloom filter bits per key. Default 10 (about 1% false positives). */
   bloomBitsPerKey?: number;
+  /** How segments are compacted. Default: leveled with its defaults. */
+  compaction?: CompactionOptions;
+}
+
+/**
+ * Compaction policy. 'leveled' (the default) keeps reads fast and space bounded; 'fifo'
+ * keeps at most `maxBytes` of segments (and optionally only those younger than `ttlMs`),
+ * dropping the oldest whole segments: for caches and logs.
+ */
+export type CompactionOptions =
+  | ({ strategy?: 'leveled' } & Partial<LeveledConfig> & CompactionRunOptions)
+  | ({ strategy: 'fifo' } & Partial<FifoConfig> & Pick<FifoConfig, 'maxBytes'> & CompactionRunOptions);
+
+interface CompactionRunOptions {
+  /** While a compaction runs and level 0 holds this many segments, writers wait. Default max(12, 3 × level0Trigger). */
+  level0StopWrites?: number;
+  /**
+   * Run merges on the main thread instead of the shared worker pool (always the case
+   * with an injected `fs`, which a worker cannot share). Default false.
+   */
+  inProcess?: boolean;
 }
 
 /** What `ks.stats()` reports. */
@@ -75,6 +101,9 @@ export interface WriteOptions {
 }
 
 interface ResolvedOptions extends TreeOptions {
+  strategy: CompactionStrategy;
+  /** Merges run on the main thread (an injected FileSystem must see them) instead of the shared pool. */
+  inProcessMerges: boolean;
   durability: Durability;
   journalFileBytes: number;
   maxJournalBytes: number;
@@ -92,7 +121,6 @@ export interface TreeOp extends BatchOp {
 const SYNC = { sync: true } as const;
 const BUFFERED = { sync: false } as const;
 
-const EMPTY = Buffer.alloc(0);
 
 export class Keyspace {
   readonly path: string;
@@ -185,6 +213,12 @@ export class Keyspace {
       nextCacheId: () => ++cacheIds,
       poison: (err) => keyspace?.poison(err),
       flushed: () => keyspace?.collectJournals(),
+      compaction: {
+        strategy: resolved.strategy,
+        // Merges run on a worker thread, except with an injected file system (tests, fault
+        // injection), which a worker cannot share: then in-process, through that seam.
+        merge: (job) => (resolved.inProcessMerges ? runMerge(fs, job) : sharedCompactionPool().merge(job)),
+      },
     };
     try {
       const meta = isKeyspace ? await readKeyspaceMeta(fs, root) : await createLayout(fs, root);
@@ -202,7 +236,10 @@ export class Keyspace {
         sealed: recovered.sealed,
       });
       keyspace = new Keyspace({ path: root, fs, options: resolved, lock, journal, meta, trees, lastSeqno, host });
-      for (const tree of trees.values()) tree.maybeFreeze(lastSeqno);
+      for (const tree of trees.values()) {
+        tree.maybeFreeze(lastSeqno);
+        tree.scheduleCompaction();
+      }
       return keyspace;
     } catch (err) {
       for (const tree of trees.values()) await tree.close().catch(() => undefined);
@@ -479,8 +516,7 @@ export class Keyspace {
     const started = performance.now();
     try {
       for (const op of ops) {
-        const wait = op.tree.waitForRoom();
-        if (wait !== undefined) {
+        for (let wait = op.tree.waitForRoom(); wait !== undefined; wait = op.tree.waitForRoom()) {
           await wait;
           this.#checkWritable();
         }
@@ -581,12 +617,31 @@ export class Keyspace {
   }
 }
 
+/**
+ * One pool of compaction threads for the whole process, started on first use: keyspaces
+ * share it (a process with many keyspaces still runs at most that many merges at once)
+ * and opening a keyspace never pays for starting threads. Idle workers do not keep the
+ * process alive.
+ */
+let compactionPool: CompactionWorkerPool | undefined;
+
+function sharedCompactionPool(): CompactionWorkerPool {
+  compactionPool ??= new CompactionWorkerPool();
+  return compactionPool;
+}
+
 function resolveOptions(input: unknown): ResolvedOptions {
   const o = optionsObject<KeyspaceOptions>(input, 'options');
   if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
     throw new TypeError('options.fs must be a FileSystem');
   }
+  const c = optionsObject<CompactionOptions>(o.compaction, 'compaction');
+  const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
+  const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
   return {
+    strategy,
+    inProcessMerges: o.fs !== undefined || c.inProcess === true,
+    level0StopWrites: positiveInteger(c.level0StopWrites, 'compaction.level0StopWrites', Math.max(12, 3 * level0Trigger)),
     durability: toDurability(o.durability, 'buffered'),
     memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),
     maxImmutableMemtables: positiveInteger(o.maxImmutableMemtables, 'maxImmutableMemtables', 2),
@@ -621,7 +676,7 @@ async function removeUnregisteredPartitions(fs: FileSystem, root: string, meta: 
 interface Recovered {
   lastSeqno: number;
   highestFileNumber: number;
-  sealed: { fileNumber: number; firstSeqno: number; lastSeqno: number; bytes: number }[];
+  sealed: { fileNumber: number; firstSeqno: number | undefined; lastSeqno: number | undefined; bytes: number }[];
 }
 
 /**
@@ -654,19 +709,15 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
   for (let i = 0; i < numbers.length; i++) {
     const file = path.join(dir, journalFileName(numbers[i]));
     const isLast = i === numbers.length - 1;
-    let firstSeqno = 0;
-    let fileLast = 0;
     const reading = readJournal(fs, file, { isLast });
     for await (const record of reading.records) {
-      if (firstSeqno === 0) firstSeqno = record.seqno;
       for (let j = 0; j < record.ops.length; j++) {
         const op = record.ops[j];
         const seqno = record.seqno + j;
         const tree = byId.get(op.partitionId);
-        if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value ?? EMPTY);
+        if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value);
       }
-      fileLast = record.seqno + record.ops.length - 1;
-      lastSeqno = Math.max(lastSeqno, fileLast);
+      lastSeqno = Math.max(lastSeqno, record.seqno + record.ops.length - 1);
     }
     const end = await reading.end;
     if (end.tornTail !== undefined) {
@@ -678,7 +729,7 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
         await handle.close();
       }
     }
-    sealed.push({ fileNumber: numbers[i], firstSeqno, lastSeqno: fileLast, bytes: end.validBytes });
+    sealed.push({ fileNumber: numbers[i], firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
   return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
 }

@@ -25,6 +25,7 @@ const KEYSPACE_OPTION_NAMES = Object.keys({
   blockCacheBytes: true,
   blockSize: true,
   bloomBitsPerKey: true,
+  compaction: true,
 } satisfies Record<keyof KeyspaceOptions, true>) as (keyof KeyspaceOptions)[];
 
 /** Keys of clear() are deleted in batches of this many, each one atomic journal record. */

@@ -21,6 +21,8 @@ import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
 import { type EntryCursor, type KeyRange } from './merge.js';
 import { Version } from './version.js';
+import { type Choice, type CompactionStrategy, applyChoice, choiceFiles, mergeOrder } from '../compaction/choice.js';
+import { estimateOutputCount, type MergeJob } from '../compaction/run-merge.js';
 import * as path from 'node:path';
 
 export interface TreeOptions {
@@ -30,6 +32,8 @@ export interface TreeOptions {
   maxImmutableMemtables: number;
   blockSize: number;
   bloomBitsPerKey: number;
+  /** While a compaction runs and level 0 holds this many segments, writers wait. */
+  level0StopWrites: number;
 }
 
 /** What the tree needs from its keyspace. */
@@ -43,6 +47,11 @@ export interface TreeHost {
   nextCacheId(): number;
   /** A flush installed a new version: the keyspace may now delete journals it no longer needs. */
   flushed(): void;
+  /** The compaction policy and where merges run (a worker pool, or in-process). */
+  readonly compaction: {
+    readonly strategy: CompactionStrategy;
+    merge(job: MergeJob): Promise<SegmentDescriptor[]>;
+  };
   /** A failed flush or manifest write: the keyspace refuses further writes. */
   poison(err: unknown): void;
 }
@@ -68,6 +77,12 @@ export interface PartitionStats {
   segmentBytes: number;
   memtables: { count: number; bytes: number };
   flushing: boolean;
+  compacting: boolean;
+  /** Compactions the strategy would start now (besides a running one). */
+  pendingCompactions: number;
+  compactionsDone: number;
+  /** The last failed merge, if any (merges are retried after the next flush). */
+  lastCompactionError: string | undefined;
   /** Versions still referenced by snapshots, iterators or checkpoints (the current one included). */
   liveVersions: number;
 }
@@ -84,6 +99,15 @@ export class Tree {
   private readonly fileRefs = new Map<number, number>();
   private readonly readers = new Map<number, SegmentReader>();
   private flushing: Promise<void> | undefined;
+  private compacting: Promise<void> | undefined;
+  private compactionFiles: ReadonlySet<number> = new Set();
+  private readonly compactionAbort = new AbortController();
+  /** Set by a failed merge; cleared by the next flush, which retries. */
+  private compactionBackoff = false;
+  private lastCompactionError: unknown;
+  private compactionsDone = 0;
+  /** Serialises version installs (flushes and compactions both write manifests). */
+  private installing: Promise<void> = Promise.resolve();
   private roomWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private failure: unknown;
   private closed = false;
@@ -184,6 +208,10 @@ export class Tree {
       segmentBytes: levels.reduce((n, l) => n + l.bytes, 0),
       memtables: { count: 1 + this.frozen.length, bytes: this.memtableBytes },
       flushing: this.flushing !== undefined,
+      compacting: this.compacting !== undefined,
+      pendingCompactions: this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1,
+      compactionsDone: this.compactionsDone,
+      lastCompactionError: this.lastCompactionError === undefined ? undefined : String(this.lastCompactionError),
       liveVersions: this.versionRefs.size,
     };
   }
@@ -201,7 +229,11 @@ export class Tree {
   /** Resolves when writes may proceed; immediate (undefined) in the common case. */
   waitForRoom(): Promise<void> | undefined {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    if (this.frozen.length < this.options.maxImmutableMemtables) return undefined;
+    const memtablesFull = this.frozen.length >= this.options.maxImmutableMemtables;
+    // Level 0 holds writers back only while a compaction is draining it; after a failed
+    // merge (backoff) writes go on, and reads merely check more level-0 files.
+    const level0Full = this.compacting !== undefined && (this.current.state.levels[0]?.length ?? 0) >= this.options.level0StopWrites;
+    if (!memtablesFull && !level0Full) return undefined;
     return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
   }
 
@@ -260,7 +292,10 @@ export class Tree {
   /** Waits for a running flush, then closes every segment reader. Memtables are dropped: the journal has them. */
   async close(): Promise<void> {
     this.closed = true;
+    this.compactionAbort.abort();
     while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
+    while (this.compacting !== undefined) await this.compacting.catch(() => undefined);
+    await this.installing;
     this.rejectWaiters(this.failure ?? new Error('closed'));
     await this.closeReaders();
   }
@@ -276,9 +311,7 @@ export class Tree {
     try {
       while (this.frozen.length > 0 && this.failure === undefined && !this.closed) {
         await this.flushOldest();
-        const waiters = this.roomWaiters;
-        this.roomWaiters = [];
-        for (const w of waiters) w.resolve();
+        this.wakeRoomWaiters();
       }
     } catch (err) {
       this.failure = err;
@@ -300,7 +333,6 @@ export class Tree {
     const fs = this.host.fs;
     const { memtable, freezeSeqno } = this.frozen[0];
     const fileNumber = this.nextFileNumber++;
-    const manifestNumber = this.nextFileNumber++;
     const file = segmentPath(this.root, fileNumber);
     const meta = await writeSegment(fs, file, newestVersions(memtable.entries()), {
       blockSize: this.options.blockSize,
@@ -316,26 +348,115 @@ export class Tree {
       throw err;
     }
     const descriptor: SegmentDescriptor = { fileNumber, ...meta };
-    const old = this.current.state;
-    const state: VersionState = {
-      ...old,
-      persistedSeqno: freezeSeqno,
-      nextFileNumber: this.nextFileNumber,
-      levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)],
+    await this.commitVersion(
+      (old) => ({ ...old, persistedSeqno: freezeSeqno, levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)] }),
+      new Map([[fileNumber, reader]]),
+    );
+    this.frozen.shift();
+    this.compactionBackoff = false;
+    this.host.flushed();
+    this.scheduleCompaction();
+  }
+
+  /**
+   * Writes the manifest of the version `build` makes from the current one, then installs
+   * it. One at a time: the state is derived from whatever is current when this one's turn
+   * comes, so a flush and a compaction finishing together both land. If the manifest
+   * write fails, CURRENT may already name it (only the directory fsync failed), so new
+   * files are not deleted: the caller poisons the keyspace and the next open keeps or
+   * removes them according to the CURRENT on disk.
+   */
+  private commitVersion(build: (current: VersionState) => VersionState, newReaders: Map<number, SegmentReader>): Promise<void> {
+    const run = async (): Promise<void> => {
+      const manifestNumber = this.nextFileNumber++;
+      const state: VersionState = { ...build(this.current.state), nextFileNumber: this.nextFileNumber };
+      try {
+        await writeManifest(this.host.fs, this.root, manifestNumber, state);
+      } catch (err) {
+        for (const reader of newReaders.values()) await reader.close();
+        this.failure ??= err;
+        this.host.poison(err);
+        this.rejectWaiters(err);
+        throw err;
+      }
+      for (const [n, reader] of newReaders) this.readers.set(n, reader);
+      this.install(state, manifestNumber);
     };
+    const turn = this.installing.then(run);
+    this.installing = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** Starts the compaction the strategy chooses, if any and none is running for this tree. */
+  scheduleCompaction(): void {
+    if (this.compacting !== undefined || this.closed || this.failure !== undefined || this.compactionBackoff) return;
+    const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() });
+    if (choice.kind === 'none') return;
+    this.compactionFiles = new Set(choiceFiles(choice));
+    this.compacting = this.compact(choice)
+      .then(
+        () => {
+          this.compactionsDone++;
+        },
+        (err: unknown) => this.compactionFailed(err),
+      )
+      .finally(() => {
+        this.compacting = undefined;
+        this.compactionFiles = new Set();
+        this.wakeRoomWaiters();
+        this.scheduleCompaction();
+      });
+  }
+
+  /**
+   * Carries out a choice. A merge runs off the main thread (the host decides where); only
+   * the install is ours. Inputs stay readable throughout: the current version references
+   * them and only a compaction removes files, one at a time per tree. Shadowed versions
+   * may be dropped by the merge because every older reader pins its own version, whose
+   * input files outlive the install until that reader lets go.
+   */
+  private async compact(choice: Exclude<Choice, { kind: 'none' }>): Promise<void> {
+    if (choice.kind !== 'merge') {
+      await this.commitVersion((state) => applyChoice(state, choice), new Map());
+      return;
+    }
+    const sizes = new Map(this.current.state.levels.flat().map((d) => [d.fileNumber, d.fileSize]));
+    const inputs = mergeOrder(choice);
+    const inputBytes = inputs.reduce((n, f) => n + (sizes.get(f) ?? 0), 0);
+    const fileNumbers = Array.from({ length: estimateOutputCount(inputBytes, choice.targetFileBytes) }, () => this.nextFileNumber++);
+    const outputs = await this.host.compaction.merge({
+      inputs: inputs.map((n) => ({ path: segmentPath(this.root, n) })),
+      outputDir: segmentsDir(this.root),
+      fileNumbers,
+      targetFileBytes: choice.targetFileBytes,
+      dropTombstones: choice.dropTombstones,
+      blockSize: this.options.blockSize,
+      bloomBitsPerKey: this.options.bloomBitsPerKey,
+      signal: this.compactionAbort.signal,
+    });
+    const readers = new Map<number, SegmentReader>();
     try {
-      await writeManifest(fs, this.root, manifestNumber, state);
+      for (const o of outputs) {
+        readers.set(o.fileNumber, await SegmentReader.open(this.host.fs, segmentPath(this.root, o.fileNumber), { fileNumber: this.host.nextCacheId(), cache: this.host.cache }));
+      }
     } catch (err) {
-      // CURRENT may already name the new manifest (only its directory fsync failed), so the
-      // segment must stay: the caller poisons the keyspace and the next open keeps or
-      // removes the file according to whichever CURRENT is on disk.
-      await reader.close();
+      for (const reader of readers.values()) await reader.close();
+      for (const o of outputs) await this.host.fs.unlink(segmentPath(this.root, o.fileNumber)).catch(() => undefined);
       throw err;
     }
-    this.readers.set(fileNumber, reader);
-    this.install(state, manifestNumber);
-    this.frozen.shift();
-    this.host.flushed();
+    await this.commitVersion((state) => applyChoice(state, choice, outputs), readers);
+  }
+
+  /** A failed merge left nothing behind: retry after the next flush. (A failed install has already poisoned.) */
+  private compactionFailed(err: unknown): void {
+    this.lastCompactionError = err;
+    if (!this.closed && this.failure === undefined) this.compactionBackoff = true;
+  }
+
+  private wakeRoomWaiters(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w.resolve();
   }
 
   /** Makes `state` current and retires the previous manifest file. */

@@ -266,7 +266,7 @@ t.test('stats report levels, segments, memtables, journals and snapshots', async
   t.ok(ps.segments >= 1, `${ps.segments} segments`);
   t.equal(ps.segments, ps.levels.reduce((n, l) => n + l.segments, 0));
   t.ok(ps.segmentBytes > 300 * 40, 'segment bytes cover the data written');
-  t.equal(ps.levels[0].entries, 300, 'every flushed entry is counted once');
+  t.equal(ps.levels.reduce((n, l) => n + l.entries, 0), 300, 'every flushed entry is counted once, in whichever level compaction put it');
   t.ok(ps.memtables.bytes > 0, 'the write after the flush sits in a memtable');
   t.ok(ps.persistedSeqno >= 300);
   t.ok(stats.journal.bytes > 0);

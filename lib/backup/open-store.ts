@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { defaultFileSystem, mkdirDurable } from '../fs/index.js';
 import type { FileSystem } from '../fs/index.js';
 import { FileStore } from './file-store.js';
-import { S3Store } from './s3-store.js';
 import type { BackupStore } from './store.js';
 
 export interface OpenStoreOptions {
@@ -36,6 +35,9 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     return openFileStore(root, options.fs);
   }
   if (scheme === 's3') {
+    // Loaded on demand: the AWS SDK costs hundreds of milliseconds to import, which every
+    // file:// user (and every CLI start) would otherwise pay.
+    const { S3Store } = await import('./s3-store.js');
     const store = new S3Store(url);
     try {
       await store.verifyBucket();

@@ -76,7 +76,7 @@ t.test(`SIGKILL during backupTo, ${ROUNDS} rounds`, async (t) => {
     const proc = spawnDist(child, [src, backups, String(round)]);
     const log = parse(proc);
     t.equal(await firstLine(proc), 'ready', `round ${round}: child opened the keyspace`);
-    await new Promise((r) => setTimeout(r, rng.int(20, 300)));
+    await new Promise((r) => setTimeout(r, rng.int(10, 200)));
     proc.kill('SIGKILL');
     await exited(proc);
     ackedByRound[round] = log.acked;

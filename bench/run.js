@@ -7,10 +7,12 @@ import { distDir } from './lib/paths.js';
 const suites = {
   fs: { module: './fs.js', about: 'hard-link N files and fsync their directories (addon vs fs.promises vs cp -al vs a C floor)' },
   engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb' },
+  checkpoint: { module: './checkpoint.js', about: 'ks.backupTo latency vs segments and volume (floor, cp -al, cp -a, lmdb) and the write pause' },
+  backup: { module: './backup.js', about: 'BackupEngine full backup/restore vs cp -a, incremental bytes, s3rver' },
 };
 
 function usage() {
-  const names = Object.entries(suites).map(([name, s]) => `  ${name.padEnd(8)} ${s.about}`);
+  const names = Object.entries(suites).map(([name, s]) => `  ${name.padEnd(10)} ${s.about}`);
   return [
     'usage: npm run bench [-- <suite>...] [--quick] [--runs N] [--entries N]',
     '',
@@ -18,7 +20,7 @@ function usage() {
     ...names,
     '',
     '  --quick       short smoke run (fewer sizes/entries, fewer repetitions)',
-    '  --runs N      measured repetitions per case (fs; default 5, quick 3), after one discarded warm-up',
+    '  --runs N      measured repetitions per case (fs, checkpoint, backup; default 5 / 5 / 3, quick 3 / 3 / 2), after one discarded warm-up',
     '  --entries N   entries for the engine workloads (default 1,000,000, quick 100,000)',
   ].join('\n');
 }

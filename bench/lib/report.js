@@ -1,6 +1,7 @@
 // Collects one suite's measurements, computes ratios against a baseline row measured in
-// the same run, prints an aligned table, writes bench/results/<suite>.json and rewrites
-// the suite's section of bench/RESULTS.md. Single-threaded: one Report per suite run.
+// the same run, prints aligned tables (a main one, plus any extra ones a suite adds),
+// writes bench/results/<suite>.json and rewrites the suite's section of bench/RESULTS.md.
+// Single-threaded: one Report per suite run.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,41 +31,36 @@ function verdictWord(pass) {
   return 'UNKNOWN';
 }
 
-export class Report {
-  #suite;
+/**
+ * One table: rows grouped by case, each with its ratio to the group's baseline row on
+ * the primary metric. A Report owns a main table and any number of extra ones.
+ */
+export class Table {
   #title;
-  #command;
   #baseline;
   #primary;
   #ratioLabel;
   #columns;
   #rows = [];
-  #goals = [];
-  #footnotes;
-  #options;
 
   /**
    * @param {object} spec
-   * @param {string} spec.suite        suite name: results/<suite>.json and the RESULTS.md section
-   * @param {string} spec.title        one-line description of what is measured
-   * @param {string} spec.command      how to reproduce the run
+   * @param {string} [spec.title]      heading of an extra table (the main one has none)
    * @param {string} spec.baseline     variant name whose row, in each group, is the ratio's denominator
    * @param {string} spec.primary      metric key the ratio is computed on
    * @param {string} spec.ratioLabel   column header for the ratio, saying which way is better
    * @param {{key: string, label: string, digits?: number}[]} spec.columns  metric columns, in order
-   * @param {string[]} [spec.footnotes] method notes printed under the table
-   * @param {object} [spec.options]    the run's options, recorded in the JSON
    */
   constructor(spec) {
-    this.#suite = spec.suite;
     this.#title = spec.title;
-    this.#command = spec.command;
     this.#baseline = spec.baseline;
     this.#primary = spec.primary;
     this.#ratioLabel = spec.ratioLabel;
     this.#columns = spec.columns;
-    this.#footnotes = spec.footnotes ?? [];
-    this.#options = spec.options ?? {};
+  }
+
+  get title() {
+    return this.#title;
   }
 
   /**
@@ -83,19 +79,10 @@ export class Report {
     this.#rows.push({ group, variant, metrics: {}, samples: {}, note: '', unavailable: `${label}: ${reason}` });
   }
 
-  /** The measured primary metric of a row, or undefined when absent or unavailable. */
-  value(group, variant) {
+  /** The measured primary metric (or `key`) of a row, or undefined when absent or unavailable. */
+  value(group, variant, key = this.#primary) {
     const row = this.#rows.find((r) => r.group === group && r.variant === variant && r.unavailable === undefined);
-    return row?.metrics[this.#primary];
-  }
-
-  /** Records a goal and whether it was met (`pass` undefined when it cannot be judged). */
-  addGoal(text, pass, detail = '') {
-    this.#goals.push({ text, pass, detail });
-  }
-
-  get goalsMet() {
-    return this.#goals.every((g) => g.pass === true);
+    return row?.metrics[key];
   }
 
   #ratio(row) {
@@ -145,12 +132,96 @@ export class Report {
     return out.join('\n');
   }
 
-  #markdownTable() {
+  markdownTable() {
     const header = this.#header();
     const align = header.map((_, i) => (i < 2 || i === header.length - 1 ? '---' : '---:'));
     const esc = (s) => s.replace(/\|/g, '\\|');
     const rows = this.#orderedRows().map((r) => this.#cells(r));
     return [header, align, ...rows].map((r) => `| ${r.map(esc).join(' | ')} |`).join('\n');
+  }
+
+  toJSON() {
+    return {
+      ...(this.#title === undefined ? {} : { title: this.#title }),
+      baseline: this.#baseline,
+      primaryMetric: this.#primary,
+      columns: this.#columns,
+      rows: this.#orderedRows().map((r) => ({ ...r, ratioToBaseline: this.#ratio(r) ?? null, unavailable: r.unavailable ?? null })),
+    };
+  }
+}
+
+export class Report {
+  #suite;
+  #title;
+  #command;
+  #main;
+  #extraTables = [];
+  #goals = [];
+  #footnotes;
+  #options;
+  #artifacts = [];
+
+  /**
+   * @param {object} spec
+   * @param {string} spec.suite        suite name: results/<suite>.json and the RESULTS.md section
+   * @param {string} spec.title        one-line description of what is measured
+   * @param {string} spec.command      how to reproduce the run
+   * @param {string} spec.baseline     variant name whose row, in each group, is the ratio's denominator
+   * @param {string} spec.primary      metric key the ratio is computed on
+   * @param {string} spec.ratioLabel   column header for the ratio, saying which way is better
+   * @param {{key: string, label: string, digits?: number}[]} spec.columns  metric columns, in order
+   * @param {string[]} [spec.footnotes] method notes printed under the table
+   * @param {object} [spec.options]    the run's options, recorded in the JSON
+   */
+  constructor(spec) {
+    this.#suite = spec.suite;
+    this.#title = spec.title;
+    this.#command = spec.command;
+    this.#main = new Table(spec);
+    this.#footnotes = spec.footnotes ?? [];
+    this.#options = spec.options ?? {};
+  }
+
+  /** Adds an extra table (same spec as the main one, plus its `title`), printed after the main one. */
+  table(spec) {
+    const table = new Table(spec);
+    this.#extraTables.push(table);
+    return table;
+  }
+
+  /** Names a file the suite wrote beside the JSON (e.g. a chart), linked from RESULTS.md. */
+  addArtifact(relativeToBench, label) {
+    this.#artifacts.push({ path: relativeToBench, label });
+  }
+
+  /** Records a measured row of the main table (see Table#add). */
+  add(group, variant, row) {
+    this.#main.add(group, variant, row);
+  }
+
+  /** Records an unmeasured row of the main table (see Table#addUnavailable). */
+  addUnavailable(group, variant, reason, label = 'UNAVAILABLE') {
+    this.#main.addUnavailable(group, variant, reason, label);
+  }
+
+  /** The measured primary metric (or `key`) of a main-table row, or undefined. */
+  value(group, variant, key) {
+    return this.#main.value(group, variant, key);
+  }
+
+  /** Records a goal and whether it was met (`pass` undefined when it cannot be judged). */
+  addGoal(text, pass, detail = '') {
+    this.#goals.push({ text, pass, detail });
+  }
+
+  get goalsMet() {
+    return this.#goals.every((g) => g.pass === true);
+  }
+
+  /** The main table as aligned plain text. */
+  textTable() {
+    return this.#main.textTable();
   }
 
   #goalLines(emphasis = '') {
@@ -168,9 +239,11 @@ export class Report {
       '',
       `Run with \`${this.#command}\` on ${machineSummary(machine)}.`,
       '',
-      this.#markdownTable(),
+      this.#main.markdownTable(),
       '',
     ];
+    for (const table of this.#extraTables) parts.push(`### ${table.title}`, '', table.markdownTable(), '');
+    for (const a of this.#artifacts) parts.push(`![${a.label}](${a.path})`, '');
     if (this.#goals.length > 0) parts.push(...this.#goalLines('**').map((l) => `- ${l}`), '');
     parts.push(...this.#footnotes.map((f, i) => `${i + 1}. ${f}`), '', end);
     return { begin, end, text: parts.join('\n') };
@@ -203,8 +276,9 @@ export class Report {
       `${this.#suite}: ${this.#title}`,
       machineSummary(machine),
       '',
-      this.textTable(),
+      this.#main.textTable(),
       '',
+      ...this.#extraTables.flatMap((t) => [t.title, '', t.textTable(), '']),
       ...this.#goalLines(),
       ...this.#footnotes.map((f, i) => `[${i + 1}] ${f}`),
       '',
@@ -216,10 +290,9 @@ export class Report {
       command: this.#command,
       machine,
       options: this.#options,
-      baseline: this.#baseline,
-      primaryMetric: this.#primary,
-      columns: this.#columns,
-      rows: this.#orderedRows().map((r) => ({ ...r, ratioToBaseline: this.#ratio(r) ?? null, unavailable: r.unavailable ?? null })),
+      ...this.#main.toJSON(),
+      ...(this.#extraTables.length > 0 ? { tables: this.#extraTables.map((t) => t.toJSON()) } : {}),
+      ...(this.#artifacts.length > 0 ? { artifacts: this.#artifacts } : {}),
       goals: this.#goals.map((g) => ({ ...g, pass: g.pass ?? null })),
       footnotes: this.#footnotes,
     };

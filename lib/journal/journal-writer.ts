@@ -1,5 +1,5 @@
 // One journal file being appended to, with group commit. Main thread only: appends made
-// in the same tick are written by ONE positional writeSync (deliberately on the main
+// in the same event-loop turn are written by ONE positional writeSync (deliberately on the main
 // thread: handing a few KB to the page cache costs microseconds, less than a thread-pool
 // round trip), and sync appends share fdatasyncs (one in flight at a time; appends that
 // arrive meanwhile wait for the next one). A failed fdatasync poisons the writer for good.
@@ -119,7 +119,10 @@ export class JournalWriter {
     this.#pendingBytes += record.length;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+      // setImmediate, not a microtask: the group then spans the whole turn, and a caller
+      // awaiting puts in a tight loop still lets timers and I/O run between them (with a
+      // microtask, such a loop would never return to the event loop).
+      setImmediate(this.#flushTask);
     }
     if (options.sync) return (this.#syncs ??= new Group()).promise;
     return (this.#buffered ??= new Group()).promise;

@@ -14,7 +14,7 @@ const suites = {
 function usage() {
   const names = Object.entries(suites).map(([name, s]) => `  ${name.padEnd(10)} ${s.about}`);
   return [
-    'usage: npm run bench [-- <suite>...] [--quick] [--runs N] [--entries N]',
+    'usage: npm run bench [-- <suite>...] [--quick] [--runs N] [--entries N] [--duration S]',
     '',
     'suites:',
     ...names,
@@ -22,6 +22,7 @@ function usage() {
     '  --quick       short smoke run (fewer sizes/entries, fewer repetitions)',
     '  --runs N      measured repetitions per case (fs, checkpoint, backup; default 5 / 5 / 3, quick 3 / 3 / 2), after one discarded warm-up',
     '  --entries N   entries for the engine workloads (default 1,000,000, quick 100,000)',
+    '  --duration S  seconds of the engine\'s sustained mixed workload (default 60, quick 10; at most 300)',
   ].join('\n');
 }
 
@@ -33,6 +34,7 @@ try {
       quick: { type: 'boolean', default: false },
       runs: { type: 'string' },
       entries: { type: 'string' },
+      duration: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,7 +73,12 @@ const options = {
   quick: values.quick,
   runs: positiveInteger('runs', values.runs),
   entries: positiveInteger('entries', values.entries),
+  duration: positiveInteger('duration', values.duration),
 };
+if (options.duration !== undefined && options.duration > 300) {
+  process.stderr.write(`--duration is at most 300 seconds, got ${options.duration}\n`);
+  process.exit(2);
+}
 
 let failed = false;
 for (const name of selected) {

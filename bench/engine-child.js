@@ -1,13 +1,18 @@
 // One engine-benchmark measurement in its own process, so its peak RSS and disk writes
 // (/proc/self/io, summed over all its threads) belong to one store and one workload.
 // Usage: node bench/engine-child.js '<json spec>'; prints one JSON line on stdout.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;
 
-/** Each store behind the same five calls; every adapter adds one function call per op. */
+/**
+ * Each store behind the same five calls; every adapter adds one function call per op.
+ * `stats` (cairn only) exposes the background work the mixed workload reports.
+ */
 const stores = {
   async 'classic-level'(dir) {
     const { ClassicLevel } = await import('classic-level');
@@ -49,6 +54,11 @@ const stores = {
       },
       entries: () => p.entries(),
       close: () => ks.close(),
+      stats: () => {
+        const s = ks.stats();
+        const bench = s.partitions.bench;
+        return { compactionsDone: bench.compactionsDone, segments: bench.segments, stalledWrites: s.backPressure.stalledWrites, stalledMs: s.backPressure.stalledMs };
+      },
     };
   },
 };
@@ -140,6 +150,70 @@ const workloads = {
   },
 };
 
+/** Bytes of every file under `dir` (st_size), the store's footprint on disk. */
+function diskBytes(dir) {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += diskBytes(full);
+    else if (entry.isFile()) total += statSync(full).size;
+  }
+  return total;
+}
+
+/**
+ * Issue 4: preload `n` entries (batches of 1,000, random order, not measured), then for
+ * `duration` seconds one awaited operation at a time, each a coin flip between an
+ * overwrite of a random key and a get of a random key (all hits). The event-loop delay
+ * monitor runs only in that phase; so does the write_bytes count. Space amplification is
+ * taken at the end of the phase, before close, while background work may still hold files.
+ */
+async function mixed(store, n, random, spec) {
+  await workloads.fillbatch(store, n, random);
+  const value = valueSource(random);
+  const statsBefore = store.stats?.();
+  const writtenBefore = writeBytes();
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const start = process.hrtime.bigint();
+  const deadline = start + BigInt(Math.round(spec.duration * 1e9));
+  let ops = 0;
+  let puts = 0;
+  let misses = 0;
+  while (process.hrtime.bigint() < deadline) {
+    for (let j = 0; j < 64; j++) {
+      const k = key(Math.floor(random() * n));
+      if (random() < 0.5) {
+        await store.put(k, value(ops));
+        puts++;
+      } else {
+        const v = await store.get(k);
+        if (v === undefined || v.length !== VALUE_BYTES) misses++;
+      }
+      ops++;
+    }
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  delay.disable();
+  const writtenAfter = writeBytes();
+  if (misses !== 0) throw new Error(`mixed: ${misses} gets missed a preloaded key`);
+  const statsAfter = store.stats?.();
+  return {
+    ops,
+    seconds,
+    puts,
+    gets: ops - puts,
+    userBytesWritten: puts * (KEY_BYTES + VALUE_BYTES),
+    phaseWriteBytes: writtenBefore === null ? null : writtenAfter - writtenBefore,
+    eventLoopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, mean: delay.mean / 1e6 },
+    diskBytes: diskBytes(spec.dir),
+    liveBytes: n * (KEY_BYTES + VALUE_BYTES),
+    compactionsDone: statsAfter === undefined ? null : statsAfter.compactionsDone - statsBefore.compactionsDone,
+    backPressure: statsAfter === undefined ? null : { stalledWrites: statsAfter.stalledWrites - statsBefore.stalledWrites, stalledMs: statsAfter.stalledMs - statsBefore.stalledMs },
+    segmentsAtEnd: statsAfter?.segments ?? null,
+  };
+}
+
 function writeBytes() {
   const io = readFileSync('/proc/self/io', 'utf8');
   const match = /^write_bytes:\s*(\d+)$/m.exec(io);
@@ -148,21 +222,24 @@ function writeBytes() {
 
 const spec = JSON.parse(process.argv[2]);
 const open = stores[spec.store];
-const workload = workloads[spec.workload];
-if (!open || !workload) throw new Error(`unknown store or workload: ${spec.store}/${spec.workload}`);
+if (!open || (!workloads[spec.workload] && spec.workload !== 'mixed')) throw new Error(`unknown store or workload: ${spec.store}/${spec.workload}`);
 
 const random = prng(spec.seed);
 const writtenBefore = writeBytes();
 const store = await open(spec.dir, spec);
-const start = process.hrtime.bigint();
-const ops = await workload(store, spec.entries, random);
-const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+let result;
+if (spec.workload === 'mixed') {
+  result = await mixed(store, spec.entries, random, spec);
+} else {
+  const start = process.hrtime.bigint();
+  const ops = await workloads[spec.workload](store, spec.entries, random);
+  result = { ops, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+}
 await store.close();
 const writtenAfter = writeBytes();
 process.stdout.write(
   `${JSON.stringify({
-    ops,
-    seconds,
+    ...result,
     writeBytes: writtenBefore === null ? null : writtenAfter - writtenBefore,
     maxRssKiB: process.resourceUsage().maxRSS,
   })}\n`,

@@ -164,7 +164,7 @@ export async function run(options) {
   // About 16 MB per segment (the default memtable size), a few per partition.
   const segments = quick ? 8 : 64;
   const plan = planLayout({ segments, partitions: PARTITIONS, totalBytes });
-  const size = formatBytes(plan.valueBytesTotal);
+  const size = formatBytes(totalBytes);
   let Keyspace;
   let BackupEngine;
   try {

@@ -189,26 +189,28 @@ async function measureCase(report, c, ctx) {
 }
 
 /**
- * Awaited operations flat out, one after another, each timed: the latency a caller sees.
- * Each starts from its own macrotask, as a request handler's would: a buffered put can
- * resolve in a microtask, and a bare `while (…) await put()` then starves timers and
- * I/O callbacks (the checkpoint's among them) for seconds. The yield is not timed.
+ * Awaited operations flat out, one after another, each timed: the latency a caller sees,
+ * recorded under whichever label is current when the operation starts. Each starts from
+ * its own macrotask, as a request handler's would: a buffered put can resolve in a
+ * microtask, and a bare `while (…) await put()` then starves timers and I/O callbacks
+ * (the checkpoint's among them) for seconds. The yield is not timed.
  * Returns a stop() that resolves once the loop has finished its current operation.
  */
-function startLoop(operation) {
-  const recorder = new LatencyRecorder();
+function startLoop(operation, labels, currentLabel) {
+  const recorders = Object.fromEntries(labels.map((l) => [l, new LatencyRecorder()]));
   let running = true;
   const done = (async () => {
     let i = 0;
     while (running) {
+      const recorder = recorders[currentLabel()];
       const start = performance.now();
       await operation(i++);
-      recorder.push((performance.now() - start) * 1e3);
+      recorder?.push((performance.now() - start) * 1e3);
       await setImmediate();
     }
   })();
   return {
-    recorder,
+    recorders,
     async stop() {
       running = false;
       await done;
@@ -220,16 +222,28 @@ const PAUSE_KEYS = 1_000_000;
 const PRELOAD_KEYS = 200_000;
 const pauseKey = (n) => `key${String(n).padStart(10, '0')}`;
 
-/** A writer and a reader at full speed with `checkpoints` backupTo calls in a row, then for as long without. */
+/**
+ * A writer and a reader at full speed for the whole measurement, which alternates
+ * slices: one backupTo call ("with"), then as long without one, and the other way round
+ * in the next pair. Interleaving spreads the flushes and compactions the writer causes
+ * evenly over both labels (run back to back, the later phase meets a bigger tree); the
+ * alternation puts a checkpoint's after-effects (unpinning, journal GC) on either label
+ * equally often.
+ */
 async function measurePause(Keyspace, work, checkpoints) {
   const dir = path.join(work, 'pause-ks');
   // Default options (leveled compaction, 16 MiB memtables): flushes and compactions run
-  // in both phases, as they would in a real service.
+  // during the measurement, as they would in a real service.
   const ks = await Keyspace.open(dir);
   const value = Buffer.alloc(100, 'v');
   let seed = 12345;
-  // A fixed-seed LCG: both phases draw keys from the same distribution, no Math.random state.
+  // A fixed-seed LCG: every run draws the same key sequence, no Math.random state.
   const nextRandom = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  const labels = ['warm-up', 'with', 'without'];
+  let label = 'warm-up';
+  const elapsed = { with: 0, without: 0 };
+  const results = [];
+  let lastCheckpointMs = 0;
   try {
     const p = await ks.partition('data');
     for (let i = 0; i < PRELOAD_KEYS; i += 1000) {
@@ -238,38 +252,49 @@ async function measurePause(Keyspace, work, checkpoints) {
       await batch.commit();
     }
     await ks.flush();
-    const write = () => p.put(pauseKey(nextRandom() % PAUSE_KEYS), value);
-    const read = () => p.get(pauseKey((nextRandom() % PRELOAD_KEYS) * (PAUSE_KEYS / PRELOAD_KEYS)));
-    const phase = async (body) => {
-      const writer = startLoop(write);
-      const reader = startLoop(read);
-      const start = performance.now();
-      const extra = await body();
-      const ms = performance.now() - start;
+    const writer = startLoop(() => p.put(pauseKey(nextRandom() % PAUSE_KEYS), value), labels, () => label);
+    const reader = startLoop(() => p.get(pauseKey((nextRandom() % PRELOAD_KEYS) * (PAUSE_KEYS / PRELOAD_KEYS))), labels, () => label);
+    try {
+      await sleep(1000);
+      for (let i = 0; i < checkpoints; i++) {
+        const checkpoint = async () => {
+          label = 'with';
+          const start = performance.now();
+          results.push(await ks.backupTo(path.join(work, `pause-cp-${i}`)));
+          lastCheckpointMs = performance.now() - start;
+          elapsed.with += lastCheckpointMs;
+          return lastCheckpointMs;
+        };
+        const quiet = async (ms) => {
+          label = 'without';
+          await sleep(ms);
+          elapsed.without += ms;
+        };
+        if (i % 2 === 0) await quiet(await checkpoint());
+        else {
+          // The quiet slice comes first, as long as the previous checkpoint took.
+          await quiet(lastCheckpointMs);
+          await checkpoint();
+        }
+      }
+    } finally {
+      label = 'warm-up';
       await writer.stop();
       await reader.stop();
-      return { writer: writer.recorder.sorted(), reader: reader.recorder.sorted(), ms, ...extra };
-    };
-    await phase(() => sleep(1000));
-    const results = [];
-    const withCheckpoints = await phase(async () => {
-      for (let i = 0; i < checkpoints; i++) results.push(await ks.backupTo(path.join(dir, '..', `pause-cp-${i}`)));
-      return {};
-    });
-    for (let i = 0; i < checkpoints; i++) await rm(path.join(work, `pause-cp-${i}`), { recursive: true, force: true });
-    syncAll();
-    const without = await phase(() => sleep(withCheckpoints.ms));
+    }
     const stats = ks.stats();
+    const side = (l) => ({ writer: writer.recorders[l].sorted(), reader: reader.recorders[l].sorted(), ms: elapsed[l] });
     return {
-      with: withCheckpoints,
-      without,
+      with: side('with'),
+      without: side('without'),
       pauses: Float64Array.from(results.map((r) => r.writePauseMicros)).sort(),
       durations: results.map((r) => r.durationMs),
-      segmentsAtEnd: Object.values(stats.partitions).reduce((n, s) => n + s.segments, 0),
+      segmentsAtEnd: Object.values(stats.partitions).reduce((n, st) => n + st.segments, 0),
     };
   } finally {
     await ks.close();
     await rm(dir, { recursive: true, force: true });
+    for (let i = 0; i < checkpoints; i++) await rm(path.join(work, `pause-cp-${i}`), { recursive: true, force: true });
   }
 }
 
@@ -294,7 +319,7 @@ function addPauseRows(table, pause, checkpoints) {
   table.add('backupTo writePauseMicros', withName, {
     metrics: { ops: s.count, seconds: pause.with.ms / 1e3, p50: s.p50, p99: s.p99, p999: s.p999, max: s.max },
     samples: { writePauseUs: [...pause.pauses], durationMs: pause.durations },
-    note: `median backupTo ${median(pause.durations).toFixed(1)} ms; ${pause.segmentsAtEnd} segments at the end`,
+    note: `median backupTo ${median(pause.durations).toFixed(1)} ms; ${pause.segmentsAtEnd} segment${pause.segmentsAtEnd === 1 ? '' : 's'} in the tree at the end`,
   });
   return withName;
 }
@@ -350,7 +375,7 @@ export async function run(options) {
       `Median of ${runs} runs (3 for cases of 1 GB or more) after 1 discarded warm-up; variants interleave in a rotating order; \`sync\` runs before each timed measurement. “paired × floor” is the median over runs of (variant ÷ floor in the same run).`,
       'The floor (bench/floor.c, timed inside the C program) links every segment and journal file of the keyspace into the same directory layout, created before its clock starts, then fsyncs every directory. backupTo also creates those directories, writes a manifest and CURRENT per partition and keyspace.json, fsyncs them, renames the staging directory and fsyncs the parent.',
       'cp -al / cp -a copy the whole keyspace directory, followed by a whole-system `sync`: the only way a shell user makes the result durable. lmdb: the same entries (same keys, same values) in one lmdb environment, `db.backup(dir)` (a consistent env copy) followed by `sync`. The sources are warm in the page cache, which favours the copies.',
-      `Write pause: one partition preloaded with ${formatCount(PRELOAD_KEYS)} keys (100-byte values, default options: leveled compaction, 16 MiB memtables); a writer doing awaited puts of random keys and a reader doing awaited gets of preloaded keys run flat out in this process while ${checkpoints} backupTo calls run one after another; then the same loops run for the same duration without checkpoints. A 1 s warm-up of both loops comes first. Latencies are per operation (performance.now()), µs.`,
+      `Write pause: one partition preloaded with ${formatCount(PRELOAD_KEYS)} keys (100-byte values, default options: leveled compaction, 16 MiB memtables); a writer doing awaited puts of random keys and a reader doing awaited gets of preloaded keys run flat out in this process throughout, while ${checkpoints} backupTo calls run one after another, each followed (or, every other one, preceded) by a quiet slice as long as the checkpoint took; each operation counts under the slice it started in, so both columns cover the same total time and the same background flushes and compactions. A 1 s warm-up of both loops comes first. Every operation starts from its own macrotask (setImmediate between operations, untimed; a bare awaited-put loop starves timers and I/O callbacks). Latencies are per operation (performance.now()), µs.`,
     ],
   });
   const pauseTable = report.table({

@@ -87,6 +87,9 @@ export interface PartitionStats {
   liveVersions: number;
 }
 
+/** Compactions one tree runs at once (the shared worker pool has two threads). */
+const MAX_CONCURRENT_COMPACTIONS = 2;
+
 export class Tree {
   private active = new Memtable();
   private readonly frozen: FrozenMemtable[] = [];
@@ -99,7 +102,8 @@ export class Tree {
   private readonly fileRefs = new Map<number, number>();
   private readonly readers = new Map<number, SegmentReader>();
   private flushing: Promise<void> | undefined;
-  private compacting: Promise<void> | undefined;
+  /** Running compactions and the segments each reads (their union is the strategy's busy set). */
+  private readonly compactions = new Map<Promise<void>, readonly number[]>();
   private compactionFiles: ReadonlySet<number> = new Set();
   private readonly compactionAbort = new AbortController();
   /** Set by a failed merge; cleared by the next flush, which retries. */
@@ -208,7 +212,7 @@ export class Tree {
       segmentBytes: levels.reduce((n, l) => n + l.bytes, 0),
       memtables: { count: 1 + this.frozen.length, bytes: this.memtableBytes },
       flushing: this.flushing !== undefined,
-      compacting: this.compacting !== undefined,
+      compacting: this.compactions.size > 0,
       pendingCompactions: this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1,
       compactionsDone: this.compactionsDone,
       lastCompactionError: this.lastCompactionError === undefined ? undefined : String(this.lastCompactionError),
@@ -232,7 +236,7 @@ export class Tree {
     const memtablesFull = this.frozen.length >= this.options.maxImmutableMemtables;
     // Level 0 holds writers back only while a compaction is draining it; after a failed
     // merge (backoff) writes go on, and reads merely check more level-0 files.
-    const level0Full = this.compacting !== undefined && (this.current.state.levels[0]?.length ?? 0) >= this.options.level0StopWrites;
+    const level0Full = this.compactions.size > 0 && (this.current.state.levels[0]?.length ?? 0) >= this.options.level0StopWrites;
     if (!memtablesFull && !level0Full) return undefined;
     return new Promise((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
   }
@@ -294,7 +298,7 @@ export class Tree {
     this.closed = true;
     this.compactionAbort.abort();
     while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
-    while (this.compacting !== undefined) await this.compacting.catch(() => undefined);
+    while (this.compactions.size > 0) await Promise.allSettled([...this.compactions.keys()]);
     await this.installing;
     this.rejectWaiters(this.failure ?? new Error('closed'));
     await this.closeReaders();
@@ -387,25 +391,33 @@ export class Tree {
     return turn;
   }
 
-  /** Starts the compaction the strategy chooses, if any and none is running for this tree. */
+  /**
+   * Starts the compactions the strategy chooses, up to MAX_CONCURRENT_COMPACTIONS per
+   * tree. Each choice excludes the files running ones read, so concurrent compactions never
+   * share inputs nor write overlapping ranges of a level: an over-budget upper level does
+   * not starve the levels below it under steady writes.
+   */
   scheduleCompaction(): void {
-    if (this.compacting !== undefined || this.closed || this.failure !== undefined || this.compactionBackoff) return;
-    const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() });
-    if (choice.kind === 'none') return;
-    this.compactionFiles = new Set(choiceFiles(choice));
-    this.compacting = this.compact(choice)
-      .then(
-        () => {
-          this.compactionsDone++;
-        },
-        (err: unknown) => this.compactionFailed(err),
-      )
-      .finally(() => {
-        this.compacting = undefined;
-        this.compactionFiles = new Set();
-        this.wakeRoomWaiters();
-        this.scheduleCompaction();
-      });
+    while (this.compactions.size < MAX_CONCURRENT_COMPACTIONS && !this.closed && this.failure === undefined && !this.compactionBackoff) {
+      const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() });
+      if (choice.kind === 'none') return;
+      const files = choiceFiles(choice);
+      const running: Promise<void> = this.compact(choice)
+        .then(
+          () => {
+            this.compactionsDone++;
+          },
+          (err: unknown) => this.compactionFailed(err),
+        )
+        .finally(() => {
+          this.compactions.delete(running);
+          this.compactionFiles = new Set([...this.compactions.values()].flat());
+          this.wakeRoomWaiters();
+          this.scheduleCompaction();
+        });
+      this.compactions.set(running, files);
+      this.compactionFiles = new Set([...this.compactions.values()].flat());
+    }
   }
 
   /**

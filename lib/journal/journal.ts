@@ -189,8 +189,10 @@ export class Journal {
       },
       () => undefined,
     );
-    // The next cut should not wait for a file to be created.
-    void this.#createSpare().catch(() => undefined);
+    // The next cut should not wait for a file to be created; but not from inside this one:
+    // handing the open to the thread pool wakes a thread, which on a busy machine can
+    // preempt the main thread mid-cut (measured: ~0.5 ms added to the pause).
+    setImmediate(() => void this.#createSpare().catch(() => undefined));
     return { sealed: { ...sealed }, durable };
   }
 
@@ -243,7 +245,7 @@ export class Journal {
   #createSpare(): Promise<void> {
     this.#spareCreating ??= (async () => {
       try {
-        if (this.#spare !== undefined) return;
+        if (this.#spare !== undefined || this.#closed) return;
         const fileNumber = this.#writer.fileNumber + 1;
         this.#spare = await JournalWriter.create(this.#fs, join(this.dir, this.#nameFor(fileNumber)), { fileNumber });
       } finally {

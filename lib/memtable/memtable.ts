@@ -27,9 +27,16 @@ export const KEY_OVERHEAD_BYTES = 64;
 
 /** One distinct key and its versions, sorted by seqno ascending (the usual insert is a push). */
 class KeyRecord {
-  readonly versions: Entry[] = [];
+  readonly versions: Entry[];
 
-  constructor(readonly key: Buffer) {}
+  constructor(
+    readonly key: Buffer,
+    first: Entry,
+  ) {
+    // A literal holds exactly one slot; `[]` then push() would reserve 17 (~150 bytes per
+    // key, which every young-generation GC copies while the memtable fills).
+    this.versions = [first];
+  }
 }
 
 /**
@@ -138,8 +145,7 @@ export class Memtable {
       this.#addVersion(node.items[at], entry);
       return;
     }
-    const record = new KeyRecord(key);
-    record.versions.push(entry);
+    const record = new KeyRecord(key, entry);
     insertItem(node, at, record);
     this.#shape++;
     this.#bytes += key.length + KEY_OVERHEAD_BYTES;

@@ -88,11 +88,17 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
   };
   let published = false;
   try {
-    // The skeleton of a keyspace directory. Nothing in staging is synced one by one: one
-    // batch of directory fsyncs at the end covers every entry made here.
-    const dirs = [staging, journalDir(staging), partitionsDir(staging)];
-    for (const p of plan.partitions) dirs.push(partitionDir(staging, p.name), segmentsDir(partitionDir(staging, p.name)));
-    for (const dir of dirs) await fs.mkdir(dir);
+    // The skeleton of a keyspace directory, one depth at a time (each depth's mkdirs are
+    // issued together). Nothing in staging is synced one by one: one batch of directory
+    // fsyncs at the end covers every entry made here.
+    const depths = [
+      [staging],
+      [journalDir(staging), partitionsDir(staging)],
+      plan.partitions.map((p) => partitionDir(staging, p.name)),
+      plan.partitions.map((p) => segmentsDir(partitionDir(staging, p.name))),
+    ];
+    for (const depth of depths) await Promise.all(depth.map((dir) => fs.mkdir(dir)));
+    const dirs = depths.flat();
     throwIfAborted(signal);
 
     // Segments and sealed journals are immutable, so a hard link is a complete, private
@@ -113,51 +119,20 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     await plan.journalDurable;
     throwIfAborted(signal);
 
-    // Link when source and destination share a file system; otherwise (or if the kernel
-    // still says EXDEV, e.g. across bind mounts) copy: clone, copy_file_range, read/write.
-    let copy = !(await fs.sameDevice(plan.sourceRoot, path.dirname(dest)));
-    if (!copy) {
-      progress('linking', 0, 0);
-      try {
-        await fs.linkBatch(files.map((f) => f.pair));
-        result.filesLinked = files.length;
-        result.bytesLinked = bytesTotal;
-      } catch (err) {
-        if (!hasCode(err, 'EXDEV')) throw err;
-        copy = true;
-        // Links made before the EXDEV are replaced by copies: start the file list afresh.
-        for (const f of files) await fs.unlink(f.pair[1]).catch(() => undefined);
-      }
-    }
-    if (copy) {
-      progress('copying', 0, 0);
-      const copied = await fs.copyBatch(files.map((f) => f.pair));
-      result.filesCopied = files.length;
-      result.bytesCopied = copied.bytes;
-    }
+    // Two independent lanes run together: linking (or copying) the immutable files, and
+    // writing plus fsyncing the fresh metadata. Each lane issues its calls in a fixed
+    // order, so the protocol's trace stays deterministic. Both lanes are awaited to the
+    // end even when one fails, so cleanup never races a call still in flight.
+    const copyAll = !(await fs.sameDevice(plan.sourceRoot, path.dirname(dest)));
+    progress(copyAll ? 'copying' : 'linking', 0, 0);
+    const lanes = await Promise.allSettled([transferFiles(fs, files, copyAll, result), writeMetadata(fs, plan, staging)]);
+    for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
     progress('writing', files.length, bytesTotal);
-    throwIfAborted(signal);
-
-    // Fresh metadata describing exactly the pinned versions: a manifest and CURRENT per
-    // partition and keyspace.json with the registry as of the cut (same keyspace id).
-    const written: string[] = [];
-    for (const p of plan.partitions) {
-      const root = partitionDir(staging, p.name);
-      const manifestNumber = p.state.nextFileNumber;
-      const state: VersionState = { ...p.state, nextFileNumber: manifestNumber + 1 };
-      const bytes = encodeManifest(state);
-      await fs.writeFile(manifestPath(root, manifestNumber), bytes, { exclusive: true });
-      await fs.writeFile(currentPath(root), encodeCurrent(manifestNumber, bytes), { exclusive: true });
-      written.push(manifestPath(root, manifestNumber), currentPath(root));
-    }
-    await fs.writeFile(keyspaceFilePath(staging), `${JSON.stringify(plan.meta, null, 2)}\n`, { exclusive: true });
-    written.push(keyspaceFilePath(staging));
     throwIfAborted(signal);
 
     // Durability before visibility: every written file, then every directory (which makes
     // the links, copies and new names durable), then the rename, then the parent.
     progress('syncing', files.length, bytesTotal);
-    await fs.syncBatch(written);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
     // rename(2) silently replaces an empty directory, so a dest made while we staged is
@@ -180,6 +155,53 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     await fs.removeTree(published ? dest : staging).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Link when source and destination share a file system; otherwise (or if the kernel
+ * still says EXDEV, e.g. across bind mounts) copy: clone, copy_file_range, read/write.
+ * Segments and sealed journals are immutable, so a hard link is a complete, private copy
+ * for as long as it exists: the source may delete its name (a compaction, journal GC)
+ * without touching ours.
+ */
+async function transferFiles(fs: FileSystem, files: { pair: PathPair; bytes: number }[], copyAll: boolean, result: CheckpointResult): Promise<void> {
+  let copy = copyAll;
+  if (!copy) {
+    try {
+      await fs.linkBatch(files.map((f) => f.pair));
+      result.filesLinked = files.length;
+      result.bytesLinked = files.reduce((n, f) => n + f.bytes, 0);
+    } catch (err) {
+      if (!hasCode(err, 'EXDEV')) throw err;
+      copy = true;
+      // Links made before the EXDEV are replaced by copies: start the file list afresh.
+      for (const f of files) await fs.unlink(f.pair[1]).catch(() => undefined);
+    }
+  }
+  if (copy) {
+    const copied = await fs.copyBatch(files.map((f) => f.pair));
+    result.filesCopied = files.length;
+    result.bytesCopied = copied.bytes;
+  }
+}
+
+/**
+ * Fresh metadata describing exactly the pinned versions: a manifest and CURRENT per
+ * partition and keyspace.json with the registry as of the cut (same keyspace id), all
+ * written, then all fsynced. Nothing here is visible until staging is renamed.
+ */
+async function writeMetadata(fs: FileSystem, plan: CheckpointPlan, staging: string): Promise<void> {
+  const files: [string, Uint8Array | string][] = [];
+  for (const p of plan.partitions) {
+    const root = partitionDir(staging, p.name);
+    const manifestNumber = p.state.nextFileNumber;
+    const state: VersionState = { ...p.state, nextFileNumber: manifestNumber + 1 };
+    const bytes = encodeManifest(state);
+    files.push([manifestPath(root, manifestNumber), bytes], [currentPath(root), encodeCurrent(manifestNumber, bytes)]);
+  }
+  files.push([keyspaceFilePath(staging), `${JSON.stringify(plan.meta, null, 2)}\n`]);
+  await Promise.all(files.map(([file, data]) => fs.writeFile(file, data, { exclusive: true })));
+  await fs.syncBatch(files.map(([file]) => file));
 }
 
 /** The Node-shaped EEXIST of a destination that exists (or appeared while staging). */

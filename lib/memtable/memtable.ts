@@ -50,7 +50,13 @@ class KeyRecord {
 class TreeNode {
   items: KeyRecord[];
   skip = 0;
-  readonly prefixes = new Float64Array(MAX_ITEMS + 1);
+  /** The shared `skip` bytes as a latin1 string: inside the heap, one hop from the node. */
+  shared = '';
+  /**
+   * A plain array of doubles (unboxed, one hop from the node); a Float64Array would add a
+   * hop to its off-heap backing store on every search. Fixed length MAX_ITEMS + 1.
+   */
+  readonly prefixes: number[] = packedDoubles(MAX_ITEMS + 1);
   children: TreeNode[] | null;
   next: TreeNode | null = null;
   prev: TreeNode | null = null;
@@ -60,6 +66,13 @@ class TreeNode {
     this.children = children;
     refreshPrefixes(this);
   }
+}
+
+/** An array of `length` doubles: pushing a fraction first makes V8 store them unboxed. */
+function packedDoubles(length: number): number[] {
+  const a: number[] = [];
+  for (let i = 0; i < length; i++) a.push(0.5);
+  return a;
 }
 
 export interface CursorOptions {
@@ -415,11 +428,11 @@ function lowerBound(node: TreeNode, key: Buffer, from: number): number {
   // The node's shared prefix decides alone unless the key has it too.
   const skip = node.skip;
   if (skip > 0) {
-    const shared = items[n - 1].key;
+    const shared = node.shared;
     const len = key.length;
     for (let i = 0; i < skip; i++) {
       if (i === len) return from;
-      const d = key[i] - shared[i];
+      const d = key[i] - shared.charCodeAt(i);
       if (d !== 0) return d < 0 ? from : n;
     }
   }
@@ -457,8 +470,9 @@ function insertItem(node: TreeNode, at: number, record: KeyRecord): void {
     refreshPrefixes(node);
     return;
   }
-  node.prefixes.copyWithin(at + 1, at, n - 1);
-  node.prefixes[at] = keyPrefix(record.key, node.skip);
+  const prefixes = node.prefixes;
+  for (let i = n - 1; i > at; i--) prefixes[i] = prefixes[i - 1];
+  prefixes[at] = keyPrefix(record.key, node.skip);
 }
 
 /** Recomputes a node's shared prefix length and every packed prefix. */
@@ -468,6 +482,7 @@ function refreshPrefixes(node: TreeNode): void {
   const from = node.children === null ? 0 : 1;
   const skip = n - from > 0 ? commonPrefixLength(items[from].key, items[n - 1].key) : 0;
   node.skip = skip;
+  node.shared = skip > 0 ? items[from].key.toString('latin1', 0, skip) : '';
   const prefixes = node.prefixes;
   for (let i = 0; i < n; i++) prefixes[i] = i < from ? 0 : keyPrefix(items[i].key, skip);
 }

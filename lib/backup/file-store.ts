@@ -1,5 +1,6 @@
 // FileStore: a BackupStore over a local directory (file:///abs/path); each object is a file
 // at its key's relative path, published by rename (or link, for ifNoneMatch) after fsync.
+// It also offers local copies (LocalCopyStore) so backup and restore copy in the kernel.
 // All disk access goes through the FileSystem seam. Safe for concurrent calls on any keys.
 import * as nodePath from 'node:path';
 import { Readable } from 'node:stream';
@@ -7,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { abortError, hasCode, throwIfAborted } from '../errors.js';
 import { defaultFileSystem, mkdirDurable, syncParent, tempPathFor } from '../fs/index.js';
 import type { FileHandle, FileStat, FileSystem } from '../fs/index.js';
+import type { LocalCopyOptions, LocalCopyStore } from './local-copy.js';
 import type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
 import {
   objectExists,
@@ -42,13 +44,17 @@ export interface FileStoreOptions {
  * ('a' and 'a/b'); such a put fails with the file system's EEXIST / ENOTDIR / EISDIR.
  * Directories emptied by delete are left in place.
  */
-export class FileStore implements BackupStore {
+export class FileStore implements BackupStore, LocalCopyStore {
   readonly url: string;
   /** The absolute directory holding the objects. */
   readonly root: string;
   readonly #fs: FileSystem;
   /** Directories already made durable by this store, so concurrent puts create each once. */
   readonly #dirs = new Map<string, Promise<void>>();
+  /** Directories where copyIn renamed an object and no directory fsync has started since. */
+  readonly #unsyncedDirs = new Set<string>();
+  /** Directory fsyncs of syncCopiedIn in flight: a later caller waits for them too. */
+  readonly #dirSyncs = new Set<Promise<void>>();
   #closed = false;
 
   /** Use openStore() to also create the root; this constructor does no I/O. */
@@ -132,6 +138,90 @@ export class FileStore implements BackupStore {
     } finally {
       await handle.close();
     }
+  }
+
+  async copyIn(path: string, key: string, size: number, options?: LocalCopyOptions): Promise<void> {
+    validateLocalPath(path);
+    validateKey(key);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new RangeError('size must be a non-negative safe integer');
+    const { signal } = validateGetOptions(options);
+    this.#checkOpen();
+    throwIfAborted(signal);
+    const dest = this.#pathOf(key);
+    const dir = nodePath.dirname(dest);
+    await this.#ensureDir(dir);
+    const temp = tempPathFor(dest);
+    let published = false;
+    try {
+      // copyBatch fsyncs the copy: the rename below publishes complete content only.
+      let copied: number;
+      try {
+        copied = await this.#copyFile(path, temp);
+      } catch (err) {
+        // Someone removed a directory this store had created; make it again once.
+        if (!hasCode(err, 'ENOENT')) throw err;
+        this.#dirs.delete(dir);
+        await this.#ensureDir(dir);
+        copied = await this.#copyFile(path, temp);
+      }
+      if (copied !== size) throw sizeMismatch(key, size, copied);
+      throwIfAborted(signal);
+      await this.#fs.rename(temp, dest);
+      published = true;
+    } catch (err) {
+      if (!published) await this.#fs.unlink(temp).catch(() => undefined);
+      throw err;
+    }
+    this.#unsyncedDirs.add(dir);
+  }
+
+  async syncCopiedIn(): Promise<void> {
+    this.#checkOpen();
+    const dirs = [...this.#unsyncedDirs];
+    this.#unsyncedDirs.clear();
+    const earlier = [...this.#dirSyncs];
+    if (dirs.length === 0) {
+      await Promise.all(earlier);
+      return;
+    }
+    const sync = this.#fs.syncDirs(dirs).then(() => undefined);
+    this.#dirSyncs.add(sync);
+    try {
+      await sync;
+    } catch (err) {
+      // Not durable: whoever syncs next must try these again.
+      for (const dir of dirs) this.#unsyncedDirs.add(dir);
+      throw err;
+    } finally {
+      this.#dirSyncs.delete(sync);
+    }
+    // A sync that started before this call may cover a directory this call found clean.
+    await Promise.all(earlier);
+  }
+
+  async copyOut(key: string, path: string, options?: LocalCopyOptions): Promise<number> {
+    validateKey(key);
+    validateLocalPath(path);
+    const { signal } = validateGetOptions(options);
+    this.#checkOpen();
+    throwIfAborted(signal);
+    const source = this.#pathOf(key);
+    try {
+      return await this.#copyFile(source, path);
+    } catch (err) {
+      // A missing object, or a directory (a prefix of other keys), is no such object.
+      if ((hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR') || hasCode(err, 'EISDIR')) && (await this.#statObject(source)) === undefined) {
+        throw objectNotFound(key, err);
+      }
+      throw err;
+    }
+  }
+
+  /** One fsynced copy through the seam; the bytes copied. */
+  async #copyFile(from: string, to: string): Promise<number> {
+    const result = await this.#fs.copyBatch([[from, to]]);
+    const [item] = result.items;
+    return item?.ok === true && item.bytes !== undefined ? item.bytes : result.bytes;
   }
 
   async get(key: string, options?: StoreGetOptions): Promise<Readable> {
@@ -282,6 +372,10 @@ function entirelyBefore(entryKey: string, after: string | undefined): boolean {
   if (after === undefined) return false;
   const asDir = `${entryKey}/`;
   return asDir < after && !after.startsWith(asDir);
+}
+
+function validateLocalPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || !nodePath.isAbsolute(path)) throw new TypeError('path must be an absolute path');
 }
 
 /** Copies a sized stream into the temp file, insisting on exactly `size` bytes. */

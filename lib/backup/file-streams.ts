@@ -8,24 +8,37 @@ import { abortError, throwIfAborted } from '../errors.js';
 import type { BackupStore } from './store.js';
 
 const CHUNK_BYTES = 1024 * 1024;
+/** Bytes per read of hashFile: big enough that the per-read round trip through the thread pool is noise. */
+const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
 
-/** SHA-256 (hex) and size of the file, read in 1 MiB chunks; `onBytes` sees each chunk's length. */
+/**
+ * SHA-256 (hex) and size of the file; `onBytes` sees each chunk's length. The next chunk is
+ * read (on the thread pool) while this one is hashed (on this thread), so the two overlap.
+ */
 export async function hashFile(fs: FileSystem, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
   const handle = await fs.open(path, 'r');
+  let pending: Promise<number> | undefined;
   try {
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    const buffers = [Buffer.allocUnsafe(HASH_CHUNK_BYTES), Buffer.allocUnsafe(HASH_CHUNK_BYTES)] as const;
     let size = 0;
+    let current = 0;
+    pending = handle.read(buffers[current], 0, HASH_CHUNK_BYTES, 0);
     for (;;) {
-      throwIfAborted(signal);
-      const n = await handle.read(buffer, 0, CHUNK_BYTES, size);
+      const n = await pending;
+      pending = undefined;
       if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
+      throwIfAborted(signal);
+      pending = handle.read(buffers[1 - current], 0, HASH_CHUNK_BYTES, size + n);
+      hash.update(buffers[current].subarray(0, n));
+      current = 1 - current;
       size += n;
       onBytes?.(n);
     }
     return { sha256: hash.digest('hex'), size };
   } finally {
+    // The handle outlives any read still in flight (an abort or a failed hash left one).
+    await pending?.catch(() => undefined);
     await handle.close();
   }
 }

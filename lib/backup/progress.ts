@@ -30,10 +30,11 @@ export class ProgressTracker {
     this.#listener = listener;
   }
 
-  phase(phase: BackupPhase, filesTotal: number, bytesTotal: number): void {
+  /** Starts a phase; `done` is work of it that already ran behind the previous phase. */
+  phase(phase: BackupPhase, filesTotal: number, bytesTotal: number, done?: { files: number; bytes: number }): void {
     this.#phase = phase;
-    this.#filesDone = 0;
-    this.#bytesDone = 0;
+    this.#filesDone = done?.files ?? 0;
+    this.#bytesDone = done?.bytes ?? 0;
     this.#filesTotal = filesTotal;
     this.#bytesTotal = bytesTotal;
     this.#phaseStarted = performance.now();

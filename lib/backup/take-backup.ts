@@ -1,5 +1,6 @@
 // Taking a backup: an online checkpoint beside the keyspace (hard links, near-free),
-// hashed file by file, the content the store lacks uploaded, and the manifest written
+// hashed file by file, the content the store lacks uploaded as soon as it is hashed
+// (copied in the kernel when the store is local), and the manifest written
 // LAST and exclusively, so a crash or abort at any step leaves no visible backup and a
 // retry finds what was uploaded. The temporary checkpoint is always removed. One call
 // per backup; concurrent backups (any process) are safe, a running prune excludes them.
@@ -13,6 +14,7 @@ import { TEMP_MARKER } from '../keyspace/file-names.js';
 import { type EngineContext, claimStore } from './catalog.js';
 import { fileReadable, hashFile } from './file-streams.js';
 import { Lease, type LeaseInfo, liveLeases } from './lease.js';
+import { type LocalCopyStore, localCopyStore } from './local-copy.js';
 import { BACKUP_FORMAT, type BackupManifest, type ManifestFile, encodeJson, newBackupId } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
@@ -71,15 +73,22 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
       const { files, directories } = await walk(fs, temp);
       const bytesTotal = files.reduce((n, f) => n + f.size, 0);
 
+      // One pipeline: each file is uploaded as soon as it is hashed, so hashing (this
+      // thread) overlaps copying and fsyncing (the thread pool, the disk).
+      const uploads = new Uploads(ctx, tracker);
       tracker.phase('hashing', files.length, bytesTotal);
+      let hashed = 0;
       await forEachLimit(files, concurrency, signal, async (file, inner) => {
         const { sha256, size } = await hashFile(fs, file.absolute, inner, (n) => tracker.bytes(n));
         file.sha256 = sha256;
         file.size = size;
         tracker.fileDone();
+        const mine = uploads.claim(file);
+        if (++hashed === files.length) uploads.report();
+        if (mine) await uploads.upload(file, inner);
       });
-
-      const uploaded = await uploadMissing(ctx, files, concurrency, tracker, signal);
+      uploads.report();
+      const uploaded = uploads.done;
       // A lease others may have seen expire (a long stall, lost refreshes) no longer
       // protected what we found in the store: look again, under a renewed lease.
       while (!lease.intact) {
@@ -91,6 +100,9 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
         uploaded.files += again.files;
         uploaded.bytes += again.bytes;
       }
+      // Objects copied in locally are complete but their names not yet durable: the
+      // manifest may name only durable objects.
+      await localCopyStore(store)?.syncCopiedIn();
       throwIfAborted(signal);
 
       tracker.phase('manifest', 1, 0);
@@ -129,33 +141,86 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
 }
 
 /**
- * Heads every distinct content object and uploads those missing (or of the wrong size:
- * a damaged object is replaced, the put is an atomic replace). Identical files (the same
- * hash) are uploaded once.
+ * Heads every distinct content object again and uploads those missing (or of the wrong
+ * size). Identical files (the same hash) are uploaded once.
  */
 async function uploadMissing(ctx: EngineContext, files: readonly LocalFile[], concurrency: number, tracker: ProgressTracker, signal: AbortSignal | undefined): Promise<{ files: number; bytes: number }> {
-  const byKey = new Map<string, LocalFile>();
-  for (const f of files) byKey.set(objectKey(f.sha256, extFor(f.path)), f);
-  const objects = [...byKey];
-  const done = { files: 0, bytes: 0 };
-  tracker.phase('uploading', objects.length, objects.reduce((n, [, f]) => n + f.size, 0));
-  await forEachLimit(objects, concurrency, signal, async ([key, file], inner) => {
-    const existing = await ctx.store.head(key);
-    if (existing !== undefined && existing.size === file.size) {
-      tracker.bytes(file.size);
-    } else {
-      const stream = fileReadable(ctx.fs, file.absolute, file.size, (n) => tracker.bytes(n));
-      try {
-        await ctx.store.put(key, { stream, size: file.size }, { signal: inner });
-      } finally {
-        stream.destroy();
+  const uploads = new Uploads(ctx, tracker);
+  const owners = files.filter((f) => uploads.claim(f));
+  uploads.report();
+  await forEachLimit(owners, concurrency, signal, (file, inner) => uploads.upload(file, inner));
+  return uploads.done;
+}
+
+/**
+ * The distinct content objects of one upload pass: each is headed once and uploaded
+ * unless the store holds it with the right size (a damaged object is replaced; the put
+ * is an atomic replace). Counts what it uploaded; reports 'uploading' progress once
+ * `report()` has been called (before that the pass runs behind the hashing phase).
+ */
+class Uploads {
+  readonly done = { files: 0, bytes: 0 };
+  readonly #ctx: EngineContext;
+  readonly #copier: LocalCopyStore | undefined;
+  readonly #tracker: ProgressTracker;
+  /** Object key → the file claimed to provide it, in claim order. */
+  readonly #claimed = new Map<string, LocalFile>();
+  /** Objects finished (found or uploaded) and their bytes, including streamed bytes of objects in flight. */
+  readonly #progress = { files: 0, bytes: 0 };
+  #reporting = false;
+
+  constructor(ctx: EngineContext, tracker: ProgressTracker) {
+    this.#ctx = ctx;
+    this.#copier = localCopyStore(ctx.store);
+    this.#tracker = tracker;
+  }
+
+  /** Claims the file's object; false when another file with the same content claimed it. */
+  claim(file: LocalFile): boolean {
+    const key = objectKey(file.sha256, extFor(file.path));
+    if (this.#claimed.has(key)) return false;
+    this.#claimed.set(key, file);
+    return true;
+  }
+
+  /** Switches the tracker to 'uploading' over every object claimed so far, with what is already done. */
+  report(): void {
+    if (this.#reporting) return;
+    this.#reporting = true;
+    const objects = [...this.#claimed.values()];
+    this.#tracker.phase('uploading', objects.length, objects.reduce((n, f) => n + f.size, 0), this.#progress);
+  }
+
+  /** Heads and, when needed, uploads the object of a file this pass claimed. */
+  async upload(file: LocalFile, signal: AbortSignal): Promise<void> {
+    const key = objectKey(file.sha256, extFor(file.path));
+    const { store } = this.#ctx;
+    const existing = await store.head(key);
+    if (existing === undefined || existing.size !== file.size) {
+      if (this.#copier !== undefined) {
+        await this.#copier.copyIn(file.absolute, key, file.size, { signal });
+        this.#bytes(file.size);
+      } else {
+        const stream = fileReadable(this.#ctx.fs, file.absolute, file.size, (n) => this.#bytes(n));
+        try {
+          await store.put(key, { stream, size: file.size }, { signal });
+        } finally {
+          stream.destroy();
+        }
       }
-      done.files++;
-      done.bytes += file.size;
+      this.done.files++;
+      this.done.bytes += file.size;
+    } else {
+      this.#bytes(file.size);
     }
-    tracker.fileDone();
-  });
-  return done;
+    this.#progress.files++;
+    if (this.#reporting) this.#tracker.fileDone();
+  }
+
+  #bytes(n: number): void {
+    this.#progress.bytes += n;
+    if (this.#reporting) this.#tracker.bytes(n);
+  }
 }
 
 /** Every file and directory under the checkpoint, '/'-separated relative paths, sorted. */

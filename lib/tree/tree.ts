@@ -338,7 +338,7 @@ export class Tree {
     const { memtable, freezeSeqno } = this.frozen[0];
     const fileNumber = this.nextFileNumber++;
     const file = segmentPath(this.root, fileNumber);
-    const meta = await writeSegment(fs, file, newestVersions(memtable.entries()), {
+    const meta = await writeSegment(fs, file, memtable.newestEntries(), {
       blockSize: this.options.blockSize,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
     });
@@ -531,15 +531,5 @@ export class Tree {
   private async closeReaders(): Promise<void> {
     for (const reader of this.readers.values()) await reader.close();
     this.readers.clear();
-  }
-}
-
-/** Keeps only the newest version of each key: older ones are shadowed for every reader of the new version. */
-function* newestVersions(entries: Iterable<Entry>): Iterable<Entry> {
-  let last: Buffer | undefined;
-  for (const e of entries) {
-    if (last !== undefined && last.equals(e.key)) continue;
-    last = e.key;
-    yield e;
   }
 }

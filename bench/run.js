@@ -6,7 +6,7 @@ import { distDir } from './lib/paths.js';
 
 const suites = {
   fs: { module: './fs.js', about: 'hard-link N files and fsync their directories (addon vs fs.promises vs cp -al vs a C floor)' },
-  engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb' },
+  engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb; sustained mixed workload vs classic-level' },
   checkpoint: { module: './checkpoint.js', about: 'ks.backupTo latency vs segments and volume (floor, cp -al, cp -a, lmdb) and the write pause' },
   backup: { module: './backup.js', about: 'BackupEngine full backup/restore vs cp -a, incremental bytes, s3rver' },
 };

@@ -9,6 +9,8 @@ import { defaultFileSystem } from '../fs/index.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
+import { hashFile } from './file-streams.js';
+import { sharedHashPool } from './hash-pool.js';
 import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
@@ -62,9 +64,14 @@ export class BackupEngine {
     if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof o.fs.open !== 'function')) throw new TypeError('options.fs must be a FileSystem');
     if (o.clock !== undefined && typeof o.clock !== 'function') throw new TypeError('options.clock must be a function');
     this.store = store;
+    const fs = o.fs ?? defaultFileSystem();
     this.#ctx = {
       store,
-      fs: o.fs ?? defaultFileSystem(),
+      fs,
+      // Hashing is the CPU of a backup and of a restore: on worker threads (every core, the
+      // event loop free), except with an injected file system, which a thread cannot share.
+      hashFile: o.fs === undefined ? (path, signal, onBytes) => sharedHashPool().hash(path, signal, onBytes) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
+      copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => sharedHashPool().copyHashed(from, to, signal, onBytes) : undefined,
       clock: o.clock ?? Date.now,
       leaseTtlMs: duration(o.leaseTtlMs, 'options.leaseTtlMs', DEFAULT_LEASE_TTL_MS, 1),
       graceMs: duration(o.graceMs, 'options.graceMs', DEFAULT_GRACE_MS, 0),

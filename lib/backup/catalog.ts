@@ -12,6 +12,10 @@ import { listAll, readObject } from './store-objects.js';
 export interface EngineContext {
   store: BackupStore;
   fs: FileSystem;
+  /** SHA-256 and size of a local file: on the hash threads, or through `fs` when that is an injected seam no thread can share. */
+  hashFile: (path: string, signal?: AbortSignal, onBytes?: (n: number) => void) => Promise<{ sha256: string; size: number }>;
+  /** Copies a local file to a new fsynced file, hashing what it writes, on the hash threads; undefined without them. */
+  copyHashed: ((from: string, to: string, signal?: AbortSignal, onBytes?: (n: number) => void) => Promise<{ sha256: string; size: number }>) | undefined;
   /** Milliseconds since the epoch; injectable so retention can be tested without waiting. */
   clock: () => number;
   leaseTtlMs: number;

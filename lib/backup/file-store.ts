@@ -1,6 +1,6 @@
 // FileStore: a BackupStore over a local directory (file:///abs/path); each object is a file
 // at its key's relative path, published by rename (or link, for ifNoneMatch) after fsync.
-// It also offers local copies (LocalCopyStore) so backup and restore copy in the kernel.
+// It also offers local copies (LocalCopyStore): backup copies files in by kernel copy.
 // All disk access goes through the FileSystem seam. Safe for concurrent calls on any keys.
 import * as nodePath from 'node:path';
 import { Readable } from 'node:stream';
@@ -199,22 +199,10 @@ export class FileStore implements BackupStore, LocalCopyStore {
     await Promise.all(earlier);
   }
 
-  async copyOut(key: string, path: string, options?: LocalCopyOptions): Promise<number> {
+  objectPath(key: string): string {
     validateKey(key);
-    validateLocalPath(path);
-    const { signal } = validateGetOptions(options);
     this.#checkOpen();
-    throwIfAborted(signal);
-    const source = this.#pathOf(key);
-    try {
-      return await this.#copyFile(source, path);
-    } catch (err) {
-      // A missing object, or a directory (a prefix of other keys), is no such object.
-      if ((hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR') || hasCode(err, 'EISDIR')) && (await this.#statObject(source)) === undefined) {
-        throw objectNotFound(key, err);
-      }
-      throw err;
-    }
+    return this.#pathOf(key);
   }
 
   /** One fsynced copy through the seam; the bytes copied. */

@@ -1,6 +1,6 @@
 // The local-copy capability of a store whose objects are files on this machine (FileStore):
-// backup copies keyspace files in and restore copies objects out in the kernel, through the
-// FileSystem seam's copyBatch, instead of streaming every byte through JavaScript.
+// backup copies keyspace files in (in the kernel, the seam's copyBatch) and restore reads
+// objects from their files, instead of streaming every byte through the store interface.
 // Implementations are safe for concurrent calls on different keys.
 import type { BackupStore } from './store.js';
 
@@ -19,15 +19,16 @@ export interface LocalCopyStore extends BackupStore {
   /** Makes durable the name of every object `copyIn` has published so far (this call's and others'). */
   syncCopiedIn(): Promise<void>;
   /**
-   * Copies the object into a new file at `path` (EEXIST if it exists) and fsyncs the file;
-   * resolves with the bytes copied. A missing object rejects CAIRN_NOT_FOUND.
+   * The local file holding the object's current version, for a reader that copies it out
+   * itself (restore). Objects are replaced by rename, never rewritten in place, so a reader
+   * that opened the file reads one whole version. A missing object is ENOENT on open.
    */
-  copyOut(key: string, path: string, options?: LocalCopyOptions): Promise<number>;
+  objectPath(key: string): string;
 }
 
 /** The store itself when it offers local copies, else undefined (streams are the way). */
 export function localCopyStore(store: BackupStore): LocalCopyStore | undefined {
   const candidate = store as Partial<LocalCopyStore>;
-  const capable = typeof candidate.copyIn === 'function' && typeof candidate.syncCopiedIn === 'function' && typeof candidate.copyOut === 'function';
+  const capable = typeof candidate.copyIn === 'function' && typeof candidate.syncCopiedIn === 'function' && typeof candidate.objectPath === 'function';
   return capable ? (store as LocalCopyStore) : undefined;
 }

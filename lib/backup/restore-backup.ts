@@ -1,18 +1,19 @@
 // Restoring a backup into a directory: every file into a staging directory beside the
-// target (streamed, or copied in the kernel from a local store), each SHA-256 and size
-// checked before anything is published; fsync files and directories, rename the staging
+// target (streamed, or from a local store's files on the hash threads), each SHA-256 and
+// size checked as it is written; fsync files and directories, rename the staging
 // directory into place. The target stays as it was or holds the whole keyspace. One call per restore.
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
-import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
+import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { mkdirDurable, syncParent } from '../fs/durable.js';
 import { TEMP_MARKER } from '../keyspace/file-names.js';
 import type { EngineContext } from './catalog.js';
-import { hashFile, writeStreamToFile } from './file-streams.js';
+import { writeStreamToFile } from './file-streams.js';
 import { localCopyStore } from './local-copy.js';
 import type { BackupManifest } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
+import { objectNotFound } from './store-errors.js';
 import { extFor, objectKey } from './store-layout.js';
 
 export interface RestoreOptions {
@@ -53,19 +54,24 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
     throwIfAborted(signal);
 
     tracker.phase('downloading', manifest.files.length, manifest.totals.bytes);
-    const copier = localCopyStore(store);
+    const local = ctx.copyHashed === undefined ? undefined : localCopyStore(store);
     await forEachLimit(manifest.files, options.concurrency, signal, async (file, inner) => {
       const key = objectKey(file.sha256, extFor(file.path));
       const path = nodePath.join(staging, ...file.path.split('/'));
+      const onBytes = (n: number) => tracker.bytes(n);
       let written: { sha256: string; size: number };
-      if (copier !== undefined) {
-        // Copied (and fsynced) in the kernel, then hashed from the new file itself: the
-        // check covers exactly the bytes restored, read back from the page cache.
-        await copier.copyOut(key, path, { signal: inner });
-        written = await hashFile(fs, path, inner, (n) => tracker.bytes(n));
+      if (local !== undefined && ctx.copyHashed !== undefined) {
+        // Read from the object's file on a hash thread, each chunk hashed as it is written:
+        // one pass, and the check covers exactly the bytes restored.
+        try {
+          written = await ctx.copyHashed(local.objectPath(key), path, inner, onBytes);
+        } catch (err) {
+          if (hasCode(err, 'ENOENT') && (await store.head(key)) === undefined) throw objectNotFound(key, err);
+          throw err;
+        }
       } else {
         const source = await store.get(key, { signal: inner });
-        written = await writeStreamToFile(fs, source, path, inner, (n) => tracker.bytes(n));
+        written = await writeStreamToFile(fs, source, path, inner, onBytes);
       }
       if (written.sha256 !== file.sha256 || written.size !== file.size) {
         throw new CairnError(ErrorCodes.CORRUPTION, `Backup ${manifest.id}: ${file.path} (${key}) does not match its checksum`, {

@@ -12,7 +12,7 @@ import type { Keyspace } from '../keyspace/keyspace.js';
 import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
 import { TEMP_MARKER } from '../keyspace/file-names.js';
 import { type EngineContext, claimStore } from './catalog.js';
-import { fileReadable, hashFile } from './file-streams.js';
+import { fileReadable } from './file-streams.js';
 import { Lease, type LeaseInfo, liveLeases } from './lease.js';
 import { type LocalCopyStore, localCopyStore } from './local-copy.js';
 import { BACKUP_FORMAT, type BackupManifest, type ManifestFile, encodeJson, newBackupId } from './manifest.js';
@@ -73,13 +73,13 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
       const { files, directories } = await walk(fs, temp);
       const bytesTotal = files.reduce((n, f) => n + f.size, 0);
 
-      // One pipeline: each file is uploaded as soon as it is hashed, so hashing (this
-      // thread) overlaps copying and fsyncing (the thread pool, the disk).
+      // One pipeline: each file is uploaded as soon as it is hashed, so hashing (the hash
+      // threads) overlaps copying and fsyncing (the thread pool, the disk).
       const uploads = new Uploads(ctx, tracker);
       tracker.phase('hashing', files.length, bytesTotal);
       let hashed = 0;
       await forEachLimit(files, concurrency, signal, async (file, inner) => {
-        const { sha256, size } = await hashFile(fs, file.absolute, inner, (n) => tracker.bytes(n));
+        const { sha256, size } = await ctx.hashFile(file.absolute, inner, (n) => tracker.bytes(n));
         file.sha256 = sha256;
         file.size = size;
         tracker.fileDone();

@@ -1,9 +1,9 @@
-// FileStore's local copies (copyIn, syncCopiedIn, copyOut), the kernel-copy path of backup
-// and restore: the protocol (fsynced temp copy, rename, one directory fsync per batch),
-// faults at each step leaving nothing partial, coded errors, and the engine relying on it.
+// FileStore's local copies (copyIn, syncCopiedIn, objectPath), the fast path of backup and
+// restore: the protocol (fsynced temp copy, rename, one directory fsync per batch), faults
+// at each step leaving nothing partial, coded errors, and the engine relying on it.
 import t, { type Test } from 'tap';
 import { readdirSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { BackupEngine } from '../../../lib/backup/backup-engine.js';
 import { FileStore } from '../../../lib/backup/file-store.js';
@@ -105,19 +105,14 @@ t.test('a failed syncCopiedIn rejects and leaves its directories for the next on
   t.same(fs.trace({ mutatingOnly: true }).filter((l) => l.startsWith('syncDir')), ['syncDir <root>/files'], 'retried');
 });
 
-t.test('copyOut: a new fsynced file with the object bytes; coded errors', async (t) => {
-  const { base, store } = setup(t);
+t.test('objectPath: the file of the key; invalid keys and a closed store throw', async (t) => {
+  const { root, store } = setup(t);
   await store.put('files/o', Buffer.from('object bytes'));
-  await store.put('dir/inner', Buffer.from('z'));
-  const out = nodePath.join(base, 'out', 'o');
-  t.equal(await store.copyOut('files/o', out), 12);
-  t.equal(await readFile(out, 'utf8'), 'object bytes');
-  await t.rejects(store.copyOut('files/o', out), { code: 'EEXIST' }, 'never overwrites');
-  await t.rejects(store.copyOut('files/missing', nodePath.join(base, 'out', 'm')), { code: ErrorCodes.NOT_FOUND });
-  await t.rejects(store.copyOut('dir', nodePath.join(base, 'out', 'd')), { code: ErrorCodes.NOT_FOUND }, 'a prefix directory is no object');
-  const aborted = AbortSignal.abort();
-  await t.rejects(store.copyOut('files/o', nodePath.join(base, 'out', 'a'), { signal: aborted }), { code: ErrorCodes.ABORTED });
-  t.same(readdirSync(nodePath.join(base, 'out')), ['o']);
+  t.equal(await readFile(store.objectPath('files/o'), 'utf8'), 'object bytes');
+  t.equal(store.objectPath('files/o'), nodePath.join(root, 'files', 'o'));
+  t.throws(() => store.objectPath('../x'), TypeError);
+  await store.close();
+  t.throws(() => store.objectPath('files/o'), { code: ErrorCodes.CLOSED });
 });
 
 t.test('backup into a FileStore: the manifest waits for the directory fsync; restore verifies copied bytes', async (t) => {
@@ -151,4 +146,29 @@ t.test('backup into a FileStore: the manifest waits for the directory fsync; res
   await writeFile(path, bytes);
   await t.rejects(engine.restore(backup.id, nodePath.join(base, 'r2')), { code: ErrorCodes.CORRUPTION });
   t.same(readdirSync(base).filter((n) => n.startsWith('r2')), [], 'no target, no staging');
+
+  await unlink(path);
+  await t.rejects(engine.restore(backup.id, nodePath.join(base, 'r3')), { code: ErrorCodes.NOT_FOUND }, 'a missing object');
+  t.same(readdirSync(base).filter((n) => n.startsWith('r3')), [], 'no target, no staging');
+});
+
+t.test('an aborted restore from a FileStore leaves no target and no staging', async (t) => {
+  const base = t.testdir();
+  const engine = new BackupEngine(new FileStore(nodePath.join(base, 'store')));
+  const w = await Workload.open(nodePath.join(base, 'ks'));
+  t.teardown(() => w.ks.close());
+  await w.write(1000);
+  const { id, files } = await engine.backup(w.ks);
+  for (const stopAt of [1, Math.ceil(files / 2)]) {
+    const controller = new AbortController();
+    let done = 0;
+    const restoring = engine.restore(id, nodePath.join(base, 'r'), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'downloading' && p.filesDone > 0 && ++done === stopAt) controller.abort();
+      },
+    });
+    await t.rejects(restoring, { code: ErrorCodes.ABORTED }, `aborted after ${stopAt} file(s)`);
+    t.same(readdirSync(base).filter((n) => n.startsWith('r')), [], 'no target, no staging');
+  }
 });

@@ -49,11 +49,11 @@ export interface KeyspaceOptions {
   memtableBytes?: number;
   /** Frozen memtables per partition before writers wait for a flush. Default 2. */
   maxImmutableMemtables?: number;
-  /** Journal file size at which it is sealed and a new one started. Default 64 MiB. */
+  /** Journal file size at which it is sealed and a new one started. Default 16 MiB. */
   journalFileBytes?: number;
   /**
    * When sealed journals exceed this many bytes, the partitions holding back the oldest
-   * one are flushed so it can be deleted. Default 256 MiB.
+   * one are flushed so it can be deleted. Default 64 MiB.
    */
   maxJournalBytes?: number;
   /** Byte budget of the shared block cache. Default 64 MiB. */
@@ -645,8 +645,10 @@ function resolveOptions(input: unknown): ResolvedOptions {
     durability: toDurability(o.durability, 'buffered'),
     memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),
     maxImmutableMemtables: positiveInteger(o.maxImmutableMemtables, 'maxImmutableMemtables', 2),
-    journalFileBytes: positiveInteger(o.journalFileBytes, 'journalFileBytes', 64 * 1024 * 1024, 4096),
-    maxJournalBytes: positiveInteger(o.maxJournalBytes, 'maxJournalBytes', 256 * 1024 * 1024, 4096),
+    // Journals are most of the space a modest keyspace takes beyond its data: 16 MiB
+    // files and a 64 MiB budget keep that small (switching files costs no write pause).
+    journalFileBytes: positiveInteger(o.journalFileBytes, 'journalFileBytes', 16 * 1024 * 1024, 4096),
+    maxJournalBytes: positiveInteger(o.maxJournalBytes, 'maxJournalBytes', 64 * 1024 * 1024, 4096),
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),

@@ -177,10 +177,16 @@ export class Journal {
     this.#spare = undefined;
     this.#firstSeqno = undefined;
     this.#lastSeqno = undefined;
-    const durable = sealing.catch((err: unknown) => {
-      this.#poison(hasCode(err, ErrorCodes.POISONED) ? ((err as Error).cause ?? err) : err);
-      throw this.#poisonError();
-    });
+    // Durable means every file sealed so far is: seals of back-to-back cuts may finish out
+    // of order, and a checkpoint may link an older sealed file too.
+    const previous = this.#sealing ?? Promise.resolve();
+    const durable = Promise.all([previous, sealing]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#poison(hasCode(err, ErrorCodes.POISONED) ? ((err as Error).cause ?? err) : err);
+        throw this.#poisonError();
+      },
+    );
     durable.catch(() => undefined);
     this.#sealing = durable;
     void durable.then(

@@ -462,7 +462,9 @@ export class Keyspace {
       meta,
       partitions: views.map(({ tree, view }) => ({ name: tree.name, root: tree.root, state: view.version.state })),
       journals,
-      journalDurable: rotation.durable,
+      // Only linked journals must be durable first; when every write is already in
+      // segments the checkpoint links none and need not wait for the seal.
+      journalDurable: journals.length > 0 ? rotation.durable : Promise.resolve(),
       writePauseMicros,
       release: () => {
         if (released) return;

@@ -6,7 +6,7 @@ import * as nodePath from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { abortError, hasCode, throwIfAborted } from '../errors.js';
-import { defaultFileSystem, mkdirDurable, syncParent, tempPathFor } from '../fs/index.js';
+import { defaultFileSystem, mkdirDurable, syncParent, TEMP_MARKER, tempPathFor } from '../fs/index.js';
 import type { FileHandle, FileStat, FileSystem } from '../fs/index.js';
 import type { LocalCopyOptions, LocalCopyStore } from './local-copy.js';
 import type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
@@ -27,8 +27,6 @@ import {
 const READ_CHUNK = 1024 * 1024;
 /** Directory entries stat'ed at once while listing. */
 const STAT_WINDOW = 64;
-/** Marks the temp file of a put in flight (tempPathFor); never a key, skipped by list. */
-const TEMP_MARK = '.tmp-';
 
 export interface FileStoreOptions {
   /** The file system to go through (default: defaultFileSystem()); tests inject faults here. */
@@ -272,7 +270,7 @@ export class FileStore implements BackupStore, LocalCopyStore {
       if (hasCode(err, 'ENOENT') || hasCode(err, 'ENOTDIR')) return;
       throw err;
     }
-    const candidates = names.filter((name) => name.startsWith(namePrefix) && !name.includes(TEMP_MARK) && !entirelyBefore(dirKey + name, after));
+    const candidates = names.filter((name) => name.startsWith(namePrefix) && !name.includes(TEMP_MARKER) && !entirelyBefore(dirKey + name, after));
     const waiting: string[] = [];
     for (let start = 0; start < candidates.length; start += STAT_WINDOW) {
       const window = candidates.slice(start, start + STAT_WINDOW);

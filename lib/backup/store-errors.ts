@@ -1,6 +1,7 @@
 // Argument checks and error shapes shared by every BackupStore implementation, so a
 // file:// and an s3:// store reject the same calls with the same codes. Pure functions.
 import { constants as osConstants } from 'node:os';
+import { TEMP_MARKER } from '../fs/durable.js';
 import { Readable } from 'node:stream';
 import { CairnError, ErrorCodes } from '../errors.js';
 import type { StoreBody, StoreGetOptions, StorePutOptions } from './store.js';
@@ -12,7 +13,6 @@ export const MAX_LIST_LIMIT = 1000;
 
 const KEY_CHARS = /^[A-Za-z0-9._/-]*$/;
 /** Temp files of an in-flight FileStore put end in `.tmp-<hex>`; such keys would be invisible to list. */
-const TEMP_MARK = '.tmp-';
 
 /**
  * Throws TypeError unless `key` is a relative '/'-separated path of [A-Za-z0-9._-]
@@ -28,7 +28,7 @@ export function validateKey(key: unknown, what = 'key'): asserts key is string {
     if (segment === '' || segment === '.' || segment === '..') {
       throw new TypeError(`${what} must be a relative path without empty, '.' or '..' segments (got ${JSON.stringify(key)})`);
     }
-    if (segment.includes(TEMP_MARK)) throw new TypeError(`${what} must not contain '${TEMP_MARK}' (reserved for temp files)`);
+    if (segment.includes(TEMP_MARKER)) throw new TypeError(`${what} must not contain '${TEMP_MARKER}' (reserved for temp files)`);
   }
 }
 

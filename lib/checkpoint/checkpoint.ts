@@ -205,7 +205,7 @@ async function writeMetadata(fs: FileSystem, plan: CheckpointPlan, staging: stri
 }
 
 /** The Node-shaped EEXIST of a destination that exists (or appeared while staging). */
-function destinationExists(dest: string): Error {
+export function destinationExists(dest: string): Error {
   return Object.assign(new Error(`EEXIST: file already exists, backupTo '${dest}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: 'backupTo', path: dest });
 }
 

@@ -6,9 +6,12 @@ import * as nodePath from 'node:path';
 import type { FileSystem, MkdirResult } from './file-system.js';
 import { validatePath } from './node-file-system.js';
 
+/** Every temporary name carries this marker; anything bearing it is debris after a crash. */
+export const TEMP_MARKER = '.tmp-';
+
 /** The name of a temporary sibling; recovery may delete anything matching `*.tmp-*`. */
 export function tempPathFor(path: string): string {
-  return `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  return `${path}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
 }
 
 /**

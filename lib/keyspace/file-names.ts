@@ -1,6 +1,7 @@
 // Every file and directory name of the on-disk layout (docs/format.md) is made and
 // parsed here and nowhere else. Pure functions; no I/O.
 import * as path from 'node:path';
+import { TEMP_MARKER } from '../fs/durable.js';
 
 export const LOCK_FILE = 'LOCK';
 export const KEYSPACE_FILE = 'keyspace.json';
@@ -86,8 +87,7 @@ export function parseManifestFileName(name: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** Temporary names carry this marker; anything bearing it is debris from a crash and removed on open. */
-export const TEMP_MARKER = '.tmp-';
+export { TEMP_MARKER } from '../fs/durable.js';
 
 export function isTempName(name: string): boolean {
   return name.includes(TEMP_MARKER);

@@ -2,7 +2,6 @@
 // (each its own LSM tree). Owns the global sequence number and applies every write in
 // journal order. Main-thread object; every public method may be called concurrently.
 import * as path from 'node:path';
-import { constants } from 'node:os';
 import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
@@ -19,7 +18,7 @@ import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { CompactionWorkerPool } from '../compaction/worker-pool.js';
-import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, writeCheckpoint } from '../checkpoint/checkpoint.js';
+import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, destinationExists, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   isTempName,
   isValidPartitionName,
@@ -413,7 +412,7 @@ export class Keyspace {
     this.#checkWritable();
     throwIfAborted(opts.signal);
     const target = path.resolve(dest);
-    if ((await this.#fs.statOrUndefined(target)) !== undefined) throw existsError(target);
+    if ((await this.#fs.statOrUndefined(target)) !== undefined) throw destinationExists(target);
     await mkdirDurable(this.#fs, path.dirname(target));
     this.#checkWritable();
     this.#checkpoints++;
@@ -736,9 +735,4 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     sealed.push({ fileNumber: numbers[i], firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
   return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
-}
-
-/** The Node-shaped EEXIST a checkpoint destination that already exists rejects with. */
-function existsError(target: string): Error {
-  return Object.assign(new Error(`EEXIST: file already exists, backupTo '${target}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: 'backupTo', path: target });
 }

@@ -2,6 +2,9 @@
 // target (streamed, or from a local store's files on the hash threads), each SHA-256 and
 // size checked as it is written; fsync files and directories, rename the staging
 // directory into place. The target stays as it was or holds the whole keyspace. One call per restore.
+// Before a byte is written, every object is looked up (a head-only verify): a backup with a
+// missing or truncated object is refused up front, naming every such file, instead of
+// after most of it has been downloaded.
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
@@ -15,6 +18,7 @@ import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { objectNotFound } from './store-errors.js';
 import { extFor, objectKey } from './store-layout.js';
+import { verifyBackup, type VerifyProblem } from './verify-backup.js';
 
 export interface RestoreOptions {
   /** Files downloaded at once. Default 4. */
@@ -38,6 +42,9 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
   const started = performance.now();
   const target = nodePath.resolve(dir);
   await checkTargetEmpty(ctx, target);
+  throwIfAborted(signal);
+  const check = await verifyBackup(ctx, manifest, { full: false, concurrency: Math.max(8, options.concurrency), signal, onProgress: options.onProgress });
+  if (!check.ok) throw incompleteBackup(manifest.id, check.problems);
   throwIfAborted(signal);
   await mkdirDurable(fs, nodePath.dirname(target));
   const staging = `${target}${TEMP_MARKER}${manifest.id}-${randomBytes(4).toString('hex')}`;
@@ -97,6 +104,19 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
     if (!published) await fs.removeTree(staging).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * The pre-flight's verdict: CAIRN_NOT_FOUND when any object is missing, else
+ * CAIRN_CORRUPTION (an object of the wrong size); `details.problems` lists them all.
+ */
+function incompleteBackup(id: string, problems: VerifyProblem[]): CairnError {
+  const missing = problems.filter((p) => p.kind === 'missing');
+  const first = missing[0] ?? problems[0]!;
+  const what = missing.length > 0 ? `${missing.length} missing object(s)` : `${problems.length} object(s) of the wrong size`;
+  return new CairnError(missing.length > 0 ? ErrorCodes.NOT_FOUND : ErrorCodes.CORRUPTION, `Backup ${id} cannot be restored: ${what}, first ${first.path} (${first.key})`, {
+    details: { id, path: first.path, key: first.key, problems },
+  });
 }
 
 async function checkTargetEmpty(ctx: EngineContext, target: string): Promise<void> {

@@ -148,7 +148,8 @@ export class Keyspace {
   #idleWaiters: (() => void)[] = [];
   /** Sealed journal files a checkpoint in progress is linking: journal GC leaves them alone. */
   readonly #journalPins = new Map<number, number>();
-  #collecting = false;
+  /** The running journal GC pass, if any; close() waits for it. */
+  #collecting: Promise<void> | undefined;
   /** Checkpoints in progress; a partition is deleted only when none is. */
   #checkpoints = 0;
   #checkpointsIdle: (() => void)[] = [];
@@ -359,12 +360,11 @@ export class Keyspace {
    * oldest one are flushed, which calls this again when done.
    */
   collectJournals(): void {
-    if (this.#closed || this.#collecting) return;
-    this.#collecting = true;
-    void this.#collectJournals()
+    if (this.#closed || this.#collecting !== undefined) return;
+    this.#collecting = this.#collectJournals()
       .catch(() => undefined)
       .finally(() => {
-        this.#collecting = false;
+        this.#collecting = undefined;
       });
   }
 
@@ -490,6 +490,7 @@ export class Keyspace {
     while (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     for (const snap of [...this.#snapshots]) snap.release();
     for (const tree of this.#trees.values()) await tree.close().catch(() => undefined);
+    await this.#collecting;
     await this.#journal.close().catch(() => undefined);
     await this.#lock.unlock();
   }

@@ -112,6 +112,7 @@ export class Tree {
   private compactionsDone = 0;
   /** Serialises version installs (flushes and compactions both write manifests). */
   private installing: Promise<void> = Promise.resolve();
+  private readonly retiring = new Set<Promise<void>>();
   private roomWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private failure: unknown;
   private closed = false;
@@ -302,6 +303,7 @@ export class Tree {
     await this.installing;
     this.rejectWaiters(this.failure ?? new Error('closed'));
     await this.closeReaders();
+    while (this.retiring.size > 0) await Promise.all([...this.retiring]);
   }
 
   private freeze(visibleSeqno: number): void {
@@ -478,7 +480,13 @@ export class Tree {
     this.current = this.adopt(state);
     this.manifestNumber = manifestNumber;
     this.unrefVersion(previous);
-    this.host.fs.unlink(manifestPath(this.root, previousManifest)).catch(() => undefined);
+    this.background(this.host.fs.unlink(manifestPath(this.root, previousManifest)));
+  }
+
+  /** Deletions nobody awaits (retired segments and manifests); close() waits for them, so nothing touches the directory after it. */
+  private background(work: Promise<void>): void {
+    const tracked = work.catch(() => undefined).finally(() => this.retiring.delete(tracked));
+    this.retiring.add(tracked);
   }
 
   /** Builds the Version for a state, counting its files and giving it the "current" reference. */
@@ -516,10 +524,12 @@ export class Tree {
     const reader = this.readers.get(fileNumber);
     this.readers.delete(fileNumber);
     if (reader !== undefined) this.host.cache.evictFile(reader.fileNumber);
-    void (async () => {
-      await reader?.close();
-      await this.host.fs.unlink(segmentPath(this.root, fileNumber));
-    })().catch(() => undefined);
+    this.background(
+      (async () => {
+        await reader?.close();
+        await this.host.fs.unlink(segmentPath(this.root, fileNumber));
+      })(),
+    );
   }
 
   private rejectWaiters(err: unknown): void {

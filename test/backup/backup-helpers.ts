@@ -1,22 +1,16 @@
 // Test helpers for the BackupEngine: a FileStore in a scratch directory, a store wrapper
 // that counts and can hold or fail calls, and a single-writer workload that records the
 // seqno of every write so any backup can be compared with the data as of its seqno.
-import { mkdtemp, mkdir, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Keyspace } from '../../lib/index.js';
 import { FileStore } from '../../lib/backup/file-store.js';
+import { scratchDir as scratch, type Teardown } from '../helpers/scratch.js';
 import type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from '../../lib/backup/store.js';
 
-interface Teardown {
-  teardown(fn: () => unknown): void;
-}
-
 export async function scratchDir(t: Teardown, name: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `cairn-backup-${name}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
+  return scratch(t, `backup-${name}`);
 }
 
 export async function fileStore(dir: string): Promise<FileStore> {

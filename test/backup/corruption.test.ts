@@ -50,6 +50,7 @@ t.test('missing and truncated objects are reported by a head-only verify', async
   const short = pick('.sst');
   const goneKey = objectKey(gone.sha256, extFor(gone.path));
   const shortKey = objectKey(short.sha256, extFor(short.path));
+  const goneBytes = await readFile(join(root, ...goneKey.split('/')));
   await rm(join(root, ...goneKey.split('/')));
   await truncate(join(root, ...shortKey.split('/')), short.size - 1);
   const result = await engine.verify(id);
@@ -61,7 +62,18 @@ t.test('missing and truncated objects are reported by a head-only verify', async
       { path: short.path, key: shortKey, kind: 'size' },
     ].sort((a, b) => (a.path < b.path ? -1 : 1)),
   );
-  await t.rejects(engine.restore(id, join(dir, 'restored')), { code: ErrorCodes.NOT_FOUND }, 'restore stops at the missing object');
+  // Restore looks every object up before writing: the missing one decides the code, and
+  // both problems are named, whichever download would have failed first.
+  const err = await engine.restore(id, join(dir, 'restored')).catch((e: unknown) => e);
+  t.match(err, { code: ErrorCodes.NOT_FOUND, details: { path: gone.path, key: goneKey } }, 'restore refuses a backup with a missing object');
+  t.same((err as { details: { problems: unknown } }).details.problems, result.problems, 'and lists every problem');
+  await t.rejects(stat(join(dir, 'restored')), { code: 'ENOENT' }, 'nothing was created');
+  t.same(await tempNames(dir), []);
+
+  // With the missing object back, the truncated one alone is CAIRN_CORRUPTION, still before any download.
+  await writeFile(join(root, ...goneKey.split('/')), goneBytes);
+  await t.rejects(engine.restore(id, join(dir, 'restored')), { code: ErrorCodes.CORRUPTION, details: { path: short.path, key: shortKey } }, 'a truncated object is refused');
+  await t.rejects(stat(join(dir, 'restored')), { code: 'ENOENT' });
   t.same(await tempNames(dir), []);
 });
 

@@ -137,7 +137,7 @@ t.test('progress: phases in order, files and bytes add up', async (t) => {
 
   const restoreEvents: BackupProgress[] = [];
   await engine.restore(result.id, join(dir, 'r'), { onProgress: (p) => restoreEvents.push(p) });
-  t.same([...new Set(restoreEvents.map((e) => e.phase))], ['downloading', 'syncing', 'done']);
+  t.same([...new Set(restoreEvents.map((e) => e.phase))], ['verifying', 'downloading', 'syncing', 'done']);
   const lastDownload = restoreEvents.filter((e) => e.phase === 'downloading').at(-1)!;
   t.equal(lastDownload.filesDone, result.files);
   t.equal(lastDownload.bytesDone, result.bytesTotal);

@@ -182,6 +182,7 @@ t.test('a backup whose lease lapsed looks again before naming content (and re-up
   const backupEngine = new BackupEngine(store, { leaseTtlMs: ttl, clock: shared });
   const pruneEngine = new BackupEngine(await fileStore(root), { leaseTtlMs: ttl, clock: shared });
   const held = gate();
+  const stalled = gate();
   let refreshBlocked = false;
   let firstUpload = true;
   store.beforePut = async (key) => {
@@ -189,12 +190,15 @@ t.test('a backup whose lease lapsed looks again before naming content (and re-up
     if (key.startsWith('files/') && firstUpload) {
       firstUpload = false;
       refreshBlocked = true;
+      stalled.open();
       await held.wait;
       refreshBlocked = false;
     }
   };
   await w.write(300);
   const backup = backupEngine.backup(w.ks, { concurrency: 1 });
+  // From the stall on (however long the checkpoint and hashing took), no refresh gets through.
+  await stalled.wait;
   await new Promise((resolve) => setTimeout(resolve, ttl * 2));
   const pruned = await pruneEngine.prune({ keepLast: 0, graceMs: 0 });
   t.equal(pruned.gcSkipped, undefined, 'the stalled backup lease has expired: the prune collects');

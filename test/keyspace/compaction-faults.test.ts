@@ -15,6 +15,7 @@ import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
 import { CURRENT_FILE, manifestFileName, partitionDir, segmentFileName, SEGMENTS_DIR } from '../../lib/keyspace/file-names.js';
 import { hasCode } from '../../lib/errors.js';
+import { until } from '../helpers/until.js';
 
 const BASE = { memtableBytes: 1 << 20, blockSize: 512 };
 /** Never compacts: builds the starting state and inspects the results without changing them. */
@@ -63,14 +64,6 @@ async function debris(dir: string): Promise<string[]> {
   found.push(...(await readdir(root)).filter((f) => !expected.has(f)));
   found.push(...(await readdir(dir, { recursive: true })).filter((f) => String(f).includes('.tmp-')));
   return found;
-}
-
-async function until(what: string, done: () => boolean): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (done()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error(`timed out waiting until ${what}`);
 }
 
 function mergeSettled(ks: Keyspace): boolean {

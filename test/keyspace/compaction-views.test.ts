@@ -3,7 +3,7 @@
 // while every key is overwritten and deleted many times, merges rewrite every level and
 // journal GC deletes the journals; once released, their obsolete files are removed.
 // Single test process; the keyspace's background work runs underneath the assertions.
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { Keyspace, type Partition } from '../../lib/index.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
 import { partitionDir } from '../../lib/keyspace/file-names.js';
+import { until } from '../helpers/until.js';
 
 const KEYS = 600;
 const MIN_MERGES = 12;
@@ -36,18 +37,6 @@ async function manifestFiles(dir: string): Promise<Set<string>> {
 
 async function journalFiles(dir: string): Promise<Set<string>> {
   return new Set((await readdir(join(dir, 'journal'))).filter((n) => n.endsWith('.jnl')));
-}
-
-const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
-
-/** Polls until `done` holds (no flush or merge left to do, files retired...); fails the test after a generous bound. */
-async function until(t: Test, what: string, done: () => Promise<boolean> | boolean): Promise<boolean> {
-  for (let i = 0; i < 1000; i++) {
-    if (await done()) return true;
-    await tick();
-  }
-  t.fail(`timed out waiting until ${what}`);
-  return false;
 }
 
 function idle(ks: Keyspace): boolean {
@@ -77,7 +66,7 @@ t.test('iterators and snapshots keep their view and their files while merges and
   // memtable, so the views span both.
   await writeGeneration(ks, p, 0);
   await ks.flush();
-  await until(t, 'the first merges settle', () => idle(ks));
+  await until('the first merges settle', () => idle(ks));
   for (let i = 0; i < KEYS; i += 20) await p.put(key(i), `memtable-${i}`);
   const expected: [string, string][] = [];
   for await (const [k, v] of p.entries()) expected.push([k.toString(), v.toString()]);
@@ -114,7 +103,7 @@ t.test('iterators and snapshots keep their view and their files while merges and
   let replaced = false;
   while (gen <= 30) {
     await writeGeneration(ks, p, gen++);
-    await until(t, `generation ${gen - 1} settles`, () => idle(ks));
+    await until(`generation ${gen - 1} settles`, () => idle(ks));
     const s = ks.stats().partitions.p;
     const current = await manifestFiles(dir);
     const journals = await journalFiles(dir);
@@ -149,12 +138,12 @@ t.test('iterators and snapshots keep their view and their files while merges and
   t.same(seenReverse, expected.slice().reverse(), 'the reverse iterator returned exactly the old data, descending');
 
   // Every view is released (iterators finished, snapshot released): the old files go.
-  await until(t, 'no view holds an old version', () => ks.stats().partitions.p.liveVersions === 1 && idle(ks));
-  await until(t, 'the old segment files are deleted', async () => {
+  await until('no view holds an old version', () => ks.stats().partitions.p.liveVersions === 1 && idle(ks));
+  await until('the old segment files are deleted', async () => {
     const files = await segmentFiles(dir);
     return [...startFiles].every((f) => !files.has(f));
   });
-  await until(t, 'the segments directory matches the current version', async () => {
+  await until('the segments directory matches the current version', async () => {
     const files = [...(await segmentFiles(dir))].sort();
     return idle(ks) && JSON.stringify(files) === JSON.stringify([...(await manifestFiles(dir))].sort());
   });
@@ -179,7 +168,7 @@ t.test('a view held across a close is released by it, and its files are gone aft
   let p = await ks.partition('p');
   await writeGeneration(ks, p, 0);
   await ks.flush();
-  await until(t, 'the first merges settle', () => idle(ks));
+  await until('the first merges settle', () => idle(ks));
   const startFiles = await segmentFiles(dir);
   const held = p.entries();
   const snap = ks.snapshot();
@@ -193,7 +182,7 @@ t.test('a view held across a close is released by it, and its files are gone aft
 
   ks = await Keyspace.open(dir, OPTIONS);
   p = await ks.partition('p');
-  await until(t, 'the reopened keyspace settles', () => idle(ks));
+  await until('the reopened keyspace settles', () => idle(ks));
   const current = await manifestFiles(dir);
   const files = await segmentFiles(dir);
   const orphans = [...files].filter((f) => !current.has(f));

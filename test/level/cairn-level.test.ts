@@ -5,11 +5,12 @@ import t from 'tap';
 import { Keyspace } from '../../lib/index.js';
 import { FaultFileSystem, NodeFileSystem } from '../../lib/fs/index.js';
 import { CairnLevel } from '../../lib/level/index.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const text = (b: Buffer | undefined) => b?.toString('utf8');
 
 t.test('writes through the adapter, sublevels included, are read by the Keyspace API', async (t) => {
-  const dir = path.join(t.testdir(), 'ks');
+  const dir = path.join(await scratchDir(t, 'level'), 'ks');
   const db = new CairnLevel(dir, { partition: 'users' });
   await db.put('a', '1');
   const people = db.sublevel<string, { name: string }>('people', { valueEncoding: 'json' });
@@ -36,7 +37,7 @@ t.test('writes through the adapter, sublevels included, are read by the Keyspace
 });
 
 t.test('fromPartition: partitions are separate databases and close() leaves the keyspace open', async (t) => {
-  const ks = await Keyspace.open(path.join(t.testdir(), 'ks'));
+  const ks = await Keyspace.open(path.join(await scratchDir(t, 'level'), 'ks'));
   t.teardown(() => ks.close());
   const orders = await ks.partition('orders');
   const a = CairnLevel.fromPartition(ks, orders);
@@ -55,14 +56,14 @@ t.test('fromPartition: partitions are separate databases and close() leaves the 
   t.equal(await a.get('k'), 'order', 'reopens over the same keyspace');
   await a.close();
 
-  const other = await Keyspace.open(path.join(t.testdir(), 'other'));
+  const other = await Keyspace.open(path.join(await scratchDir(t, 'level'), 'other'));
   t.teardown(() => other.close());
   const foreign = CairnLevel.fromPartition(ks, await other.partition('orders'));
   await t.rejects(foreign.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { name: 'TypeError' } }, 'a partition of another keyspace is refused');
 });
 
 t.test('open options: createIfMissing, errorIfExists and a held lock keep cairn codes as the cause', async (t) => {
-  const dir = path.join(t.testdir(), 'ks');
+  const dir = path.join(await scratchDir(t, 'level'), 'ks');
   const missing = new CairnLevel(dir, { createIfMissing: false });
   await t.rejects(missing.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'CAIRN_NOT_FOUND' } });
 
@@ -79,7 +80,7 @@ t.test('open options: createIfMissing, errorIfExists and a held lock keep cairn 
 });
 
 t.test('seek stays inside the range and on the iterator snapshot; clear honours range and limit', async (t) => {
-  const db = new CairnLevel(path.join(t.testdir(), 'ks'), { memtableBytes: 4096 });
+  const db = new CairnLevel(path.join(await scratchDir(t, 'level'), 'ks'), { memtableBytes: 4096 });
   t.teardown(() => db.close());
   const keys = Array.from({ length: 300 }, (_, i) => `k${String(i).padStart(3, '0')}`);
   await db.batch(keys.map((key) => ({ type: 'put' as const, key, value: key })));
@@ -107,7 +108,7 @@ t.test('seek stays inside the range and on the iterator snapshot; clear honours 
 });
 
 t.test('explicit snapshots see the keyspace as of their creation, across a flush', async (t) => {
-  const db = new CairnLevel(path.join(t.testdir(), 'ks'));
+  const db = new CairnLevel(path.join(await scratchDir(t, 'level'), 'ks'));
   t.teardown(() => db.close());
   await db.put('x', 'old');
   const snapshot = db.snapshot();
@@ -123,7 +124,7 @@ t.test('explicit snapshots see the keyspace as of their creation, across a flush
 });
 
 t.test('sync: true fsyncs the journal, a default write does not; buffer and utf8 keys share one byte order', async (t) => {
-  const dir = path.join(t.testdir(), 'ks');
+  const dir = path.join(await scratchDir(t, 'level'), 'ks');
   const fs = new FaultFileSystem(new NodeFileSystem());
   const db = new CairnLevel<Buffer, Buffer>(dir, { fs, keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();

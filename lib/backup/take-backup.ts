@@ -10,7 +10,7 @@ import type { FileSystem } from '../fs/file-system.js';
 import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
-import { TEMP_MARKER } from '../keyspace/file-names.js';
+import { backupStagingPrefix } from '../keyspace/file-names.js';
 import { type EngineContext, claimStore } from './catalog.js';
 import { fileReadable } from './file-streams.js';
 import { Lease, type LeaseInfo, liveLeases } from './lease.js';
@@ -63,7 +63,7 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
     if (conflicts.length > 0) throw pruneRunning(store.url, conflicts);
     // Beside the keyspace: the same file system, so backupTo links instead of copying.
     // The name carries the temp marker: debris of a crash here is safe to delete.
-    const temp = `${ks.path}${TEMP_MARKER}backup-${randomBytes(6).toString('hex')}`;
+    const temp = `${backupStagingPrefix(ks.path)}${randomBytes(6).toString('hex')}`;
     try {
       tracker.phase('checkpoint', 0, 0);
       const checkpoint = await ks.backupTo(temp, {

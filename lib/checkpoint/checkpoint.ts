@@ -115,17 +115,19 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     const progress = (phase: CheckpointProgress['phase'], filesDone: number, bytesDone: number) =>
       onProgress?.({ phase, filesDone, filesTotal: files.length, bytesDone, bytesTotal });
 
-    // The journal sealed at the cut must be durable before a link to it means anything.
-    await plan.journalDurable;
-    throwIfAborted(signal);
-
     // Two independent lanes run together: linking (or copying) the immutable files, and
     // writing plus fsyncing the fresh metadata. Each lane issues its calls in a fixed
     // order, so the protocol's trace stays deterministic. Both lanes are awaited to the
     // end even when one fails, so cleanup never races a call still in flight.
+    // Meanwhile the journal sealed at the cut finishes its last write and fdatasync
+    // (started at the cut, off the write path). A link is only a second name for the same
+    // inode, so it may be made first: what must wait for the seal is publishing. A copy
+    // reads the file, so copying waits for the seal (its last write may still be queued).
     const copyAll = !(await fs.sameDevice(plan.sourceRoot, path.dirname(dest)));
+    if (copyAll) await plan.journalDurable;
+    throwIfAborted(signal);
     progress(copyAll ? 'copying' : 'linking', 0, 0);
-    const lanes = await Promise.allSettled([transferFiles(fs, files, copyAll, result), writeMetadata(fs, plan, staging)]);
+    const lanes = await Promise.allSettled([transferFiles(fs, files, copyAll, result), writeMetadata(fs, plan, staging), plan.journalDurable]);
     for (const lane of lanes) if (lane.status === 'rejected') throw lane.reason;
     progress('writing', files.length, bytesTotal);
     throwIfAborted(signal);

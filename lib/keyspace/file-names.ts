@@ -93,6 +93,15 @@ export function isTempName(name: string): boolean {
   return name.includes(TEMP_MARKER);
 }
 
+/**
+ * The name prefix of the checkpoints a BackupEngine stages beside the keyspace at `root`
+ * (`<root>.tmp-backup-<hex>`, and backupTo's own staging inside that name). Only a process
+ * holding the keyspace's lock makes them, so whoever next takes the lock may delete them.
+ */
+export function backupStagingPrefix(root: string): string {
+  return `${root}${TEMP_MARKER}backup-`;
+}
+
 const PARTITION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 /** Partition names: 1–64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'. */

@@ -20,6 +20,7 @@ import { runMerge } from '../compaction/run-merge.js';
 import { CompactionWorkerPool } from '../compaction/worker-pool.js';
 import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, destinationExists, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
+  backupStagingPrefix,
   isTempName,
   isValidPartitionName,
   journalDir,
@@ -202,6 +203,7 @@ export class Keyspace {
     }
 
     const lock = await fs.lock(lockPath(root));
+    await removeStaleBackupStaging(fs, root);
     const cache = new BlockCache(resolved.blockCacheBytes);
     const trees = new Map<string, Tree>();
     let journal: Journal | undefined;
@@ -736,4 +738,17 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     sealed.push({ fileNumber: numbers[i], firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
   return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
+}
+
+/**
+ * Deletes what a BackupEngine killed mid-backup left beside the keyspace: checkpoints
+ * staged under `<root>.tmp-backup-*`. Only the lock holder makes them, and the caller
+ * holds the lock now, so none is in use. Best effort: a parent that cannot be listed, or
+ * a tree that will not go, is left for the next open.
+ */
+async function removeStaleBackupStaging(fs: FileSystem, root: string): Promise<void> {
+  const prefix = path.basename(backupStagingPrefix(root));
+  const parent = path.dirname(root);
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) if (name.startsWith(prefix)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
 }

@@ -42,20 +42,26 @@ export function validatePath(value: unknown, name = 'path'): asserts value is st
   if (value.includes('\0')) throw new TypeError(`${name} must not contain NUL bytes`);
 }
 
+/** True for a string validatePath accepts; the batch checks use it so a name is built only for a bad item. */
+function isValidPath(value: unknown): value is string {
+  return typeof value === 'string' && value.length !== 0 && !value.includes('\0');
+}
+
 /** Throws TypeError unless `paths` is an array of valid paths. */
 export function validatePaths(paths: unknown, name = 'paths'): asserts paths is readonly string[] {
   if (!Array.isArray(paths)) throw new TypeError(`${name} must be an array`);
-  paths.forEach((p, i) => validatePath(p, `${name}[${i}]`));
+  for (let i = 0; i < paths.length; i++) if (!isValidPath(paths[i])) validatePath(paths[i], `${name}[${i}]`);
 }
 
 /** Throws TypeError unless `pairs` is an array of [from, to] string pairs. */
 export function validatePairs(pairs: unknown, name = 'pairs'): asserts pairs is readonly PathPair[] {
   if (!Array.isArray(pairs)) throw new TypeError(`${name} must be an array`);
-  pairs.forEach((pair, i) => {
+  for (let i = 0; i < pairs.length; i++) {
+    const pair: unknown = pairs[i];
     if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`${name}[${i}] must be a [from, to] pair`);
-    validatePath(pair[0], `${name}[${i}][0]`);
-    validatePath(pair[1], `${name}[${i}][1]`);
-  });
+    if (!isValidPath(pair[0])) validatePath(pair[0], `${name}[${i}][0]`);
+    if (!isValidPath(pair[1])) validatePath(pair[1], `${name}[${i}][1]`);
+  }
 }
 
 /** Throws TypeError/RangeError unless `value` is a non-negative safe integer byte count. */

@@ -106,7 +106,6 @@ export async function writeStreamToFile(fs: FileSystem, source: Readable, path: 
       onBytes?.(bytes.byteLength);
     }
     throwIfAborted(signal);
-    await handle.sync();
     return { sha256: hash.digest('hex'), size };
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -54,9 +54,10 @@ export class HashPool {
   }
 
   /**
-   * Copies the file to a new file `dest` (EEXIST if it exists) and fsyncs it, hashing every
-   * chunk as it is written; resolves with the digest and size of what was written. A failed
-   * or aborted copy may leave `dest` behind, for the caller's cleanup.
+   * Copies the file to a new file `dest` (EEXIST if it exists), hashing every chunk as it
+   * is written; resolves with the digest and size of what was written. It does not fsync:
+   * the caller syncs what it copied in one batch (a restore, before it publishes). A
+   * failed or aborted copy may leave `dest` behind, for the caller's cleanup.
    */
   copyHashed(path: string, dest: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
     return this.#submit({ id: this.#nextId++, path, dest }, signal, onBytes);

@@ -19,7 +19,11 @@ port.on('message', (request: HashRequest) => {
   void hash(request).then((response) => port.postMessage(response));
 });
 
-/** Reads the whole source, hashing each chunk and, for a copy, writing it to `dest` (a new file, fsynced). */
+/**
+ * Reads the whole source, hashing each chunk and, for a copy, writing it to `dest` (a new
+ * file, not fsynced: an fsync here would idle this thread on the disk between files,
+ * while the caller's one batch of fsyncs at the end overlaps them all).
+ */
 async function hash({ id, path, dest }: HashRequest): Promise<HashResponse> {
   try {
     const handle = await fs.open(path, 'r');
@@ -36,7 +40,6 @@ async function hash({ id, path, dest }: HashRequest): Promise<HashResponse> {
           size += n;
           port!.postMessage({ id, bytes: n } satisfies HashResponse);
         }
-        await out?.sync();
         return { id, ok: true, sha256: digest.digest('hex'), size };
       } finally {
         await out?.close();

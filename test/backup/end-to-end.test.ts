@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BackupEngine } from '../../lib/backup/backup-engine.js';
 import { ErrorCodes } from '../../lib/errors.js';
 import { Keyspace } from '../../lib/index.js';
+import { FaultFileSystem, NodeFileSystem } from '../../lib/fs/index.js';
 import { Workload, fileStore, readKeyspace, scratchDir, tempNames } from './backup-helpers.js';
 
 t.test('backups taken while writing restore to exactly the data as of their seqno', async (t) => {
@@ -140,4 +141,32 @@ t.test('arguments are validated before any I/O', async (t) => {
   await t.rejects(engine.verify('latest', { concurrency: 0 }), RangeError);
   await t.rejects(engine.verify('latest', { signal: 'no' as never }), TypeError);
   t.same(await readdir(join(dir, 'store')), [], 'nothing was written');
+});
+
+t.test('restore makes every file and directory durable before the rename publishes them', async (t) => {
+  const dir = await scratchDir(t, 'durable-restore');
+  const w = await Workload.open(join(dir, 'ks'));
+  t.teardown(() => w.ks.close());
+  await w.write(300);
+  const { id } = await new BackupEngine(await fileStore(join(dir, 'store'))).backup(w.ks);
+  const tracing = new FaultFileSystem(new NodeFileSystem());
+  const engine = new BackupEngine(await fileStore(join(dir, 'store')), { fs: tracing });
+  const manifest = await engine.info(id);
+  const target = join(dir, 'restored');
+  await engine.restore(id, target);
+  const trace = tracing.trace();
+  const publish = trace.findIndex((line) => line.startsWith('rename ') && line.endsWith(` -> ${target}`));
+  t.ok(publish > 0, 'the staging directory is renamed onto the target');
+  const before = trace.slice(0, publish);
+  const staging = /^rename (\S+) ->/.exec(trace[publish]!)![1]!;
+  for (const f of manifest.files) {
+    const path = join(staging, ...f.path.split('/'));
+    if (!before.includes(`sync ${path}`)) t.fail(`${f.path} was not fsynced before the rename`);
+  }
+  for (const d of ['', ...manifest.directories]) {
+    const path = join(staging, ...d.split('/').filter((s) => s !== ''));
+    if (!before.includes(`syncDir ${path}`)) t.fail(`directory '${d}' was not fsynced before the rename`);
+  }
+  t.ok(trace.slice(publish).some((line) => line.startsWith('syncDir ') && line.endsWith(dir)), 'then the parent is fsynced');
+  t.same(await readKeyspace(target), w.contentsAt(manifest.seqno));
 });

@@ -44,7 +44,7 @@ export const EXIT_CODE_TABLE: readonly (readonly [ExitCodeValue, string])[] = [
   [ExitCode.DESTINATION_EXISTS, 'destination exists'],
   [ExitCode.CORRUPTION, 'corruption (a checksum or structure check failed)'],
   [ExitCode.IO, 'I/O error (ENOSPC, EIO, EACCES, ENOENT, ...)'],
-  [ExitCode.NOT_FOUND, 'backup or backup store not found'],
+  [ExitCode.NOT_FOUND, 'backup, backup store or one of its objects not found'],
   [ExitCode.STORE_IN_USE, 'backup store belongs to another keyspace, or a prune is running on it'],
   [ExitCode.INTERRUPTED, 'interrupted (SIGINT); partial output removed'],
 ];

@@ -89,6 +89,8 @@ export interface PartitionStats {
 
 /** Compactions one tree runs at once (the shared worker pool has two threads). */
 const MAX_CONCURRENT_COMPACTIONS = 2;
+/** A flush encodes on the main thread for at most about this long before letting other work run. */
+const FLUSH_SLICE_MS = 0.5;
 
 export class Tree {
   private active = new Memtable();
@@ -343,6 +345,8 @@ export class Tree {
     const meta = await writeSegment(fs, file, memtable.newestEntries(), {
       blockSize: this.options.blockSize,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
+      // This runs on the main thread, between the application's reads and writes.
+      yieldEveryMs: FLUSH_SLICE_MS,
     });
     let reader: SegmentReader | undefined;
     try {

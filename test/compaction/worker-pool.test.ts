@@ -13,6 +13,7 @@ import { spawnDist } from '../helpers/spawn-dist.js';
 import { exited, firstLine, scriptPath } from '../helpers/spawn-ts.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { modelMerge, plain, readAll, writeInputs, type Inputs } from './fixtures/merge-inputs.js';
+import { turnCounter } from '../helpers/turns.js';
 
 const fs = new NodeFileSystem();
 const numbers = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
@@ -24,24 +25,6 @@ t.teardown(() => shared.close());
 
 function mergeJob(inputs: Inputs, outputDir: string, fileNumbers: number[], targetFileBytes: number): MergeJob {
   return { inputs: inputs.paths.map((p) => ({ path: p })), outputDir, fileNumbers, targetFileBytes, dropTombstones: false };
-}
-
-/** Counts setImmediate turns of this thread's event loop until stopped. */
-function tickCounter(): { stop(): number } {
-  let ticks = 0;
-  let running = true;
-  const spin = (): void => {
-    if (!running) return;
-    ticks++;
-    setImmediate(spin);
-  };
-  setImmediate(spin);
-  return {
-    stop() {
-      running = false;
-      return ticks;
-    },
-  };
 }
 
 /** A few MiB of input: enough for a merge that takes a while. */
@@ -101,7 +84,7 @@ t.test('the event loop keeps turning while a big merge runs in the worker', asyn
   const inputs = await writeInputs(fs, dir, new Rng(13), big);
   await pool.flush([{ key: Buffer.from('warm'), seqno: 1, kind: EntryKind.Put, value: Buffer.alloc(0) }], path.join(dir, 'warm.sst'));
 
-  const counter = tickCounter();
+  const counter = turnCounter();
   const outputs = await pool.merge(mergeJob(inputs, path.join(dir, 'worker'), numbers(1000, 40), 1 << 20));
   const ticks = counter.stop();
   t.comment(`${inputs.bytes} input bytes, ${outputs.length} outputs, ${ticks} setImmediate turns during the worker's merge`);

@@ -17,6 +17,7 @@ import {
   type NativeBinding,
 } from '../../lib/fs/native-binding.js';
 import { NativeFileSystem } from '../../lib/fs/native-file-system.js';
+import { turnCounter } from '../helpers/turns.js';
 
 const run = promisify(execFile);
 const native = requireNative();
@@ -258,22 +259,15 @@ t.test('the event loop keeps turning while a large copy runs', async (t) => {
   const chunk = Buffer.alloc(8 * 1024 * 1024, 7);
   const dir = scratch(t, { a: chunk, b: chunk, c: chunk, d: chunk });
   const names = ['a', 'b', 'c', 'd'];
-  let ticks = 0;
-  let running = true;
-  const spin = (): void => {
-    if (!running) return;
-    ticks++;
-    setImmediate(spin);
-  };
   const copy = native.copyBatch(
     names.map((n) => nodePath.join(dir, n)),
     names.map((n) => nodePath.join(dir, `${n}.copy`)),
     names.map(() => chunk.length),
     false,
   );
-  setImmediate(spin);
+  const counter = turnCounter();
   const result = await copy;
-  running = false;
+  const ticks = counter.stop();
   t.equal(result.bytes, 4 * chunk.length);
   t.ok(ticks > 0, `setImmediate ran ${ticks} times while the copy was in flight`);
 });

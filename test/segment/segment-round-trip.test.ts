@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { EntryKind, MAX_SEQNO, type Entry } from '../../lib/codec/entry.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import type { FileSystem } from '../../lib/fs/file-system.js';
+import { turnCounter } from '../helpers/turns.js';
 import { BlockCache } from '../../lib/segment/block-cache.js';
 import { SegmentReader } from '../../lib/segment/segment-reader.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
@@ -198,17 +199,10 @@ t.test('yieldEveryMs gives the event loop turns during a long synchronous encode
     unlink: async () => undefined,
   } as unknown as FileSystem;
   const countTurns = async (yieldEveryMs?: number) => {
-    let turns = 0;
-    let running = true;
-    const spin = (): void => {
-      if (!running) return;
-      turns++;
-      setImmediate(spin);
-    };
-    setImmediate(spin);
     written.length = 0;
+    const counter = turnCounter();
     const meta = await writeSegment(memory, '/memory/000001.sst', entries, yieldEveryMs === undefined ? {} : { yieldEveryMs });
-    running = false;
+    const turns = counter.stop();
     t.equal(meta.entryCount, entries.length);
     return turns;
   };

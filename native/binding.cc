@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -226,28 +227,29 @@ class UnlockWorker : public PromiseWorker {
   OpError error_;
 };
 
-class SameDeviceWorker : public PromiseWorker {
+// A single operation resolving with a boolean: `op` runs on the pool thread, sets the
+// value and returns false (having filled the error) to reject.
+class BoolWorker : public PromiseWorker {
  public:
-  SameDeviceWorker(Napi::Env env, std::string a, std::string b)
-      : PromiseWorker(env, "cairn.sameDevice"), a_(std::move(a)), b_(std::move(b)) {}
+  using Op = std::function<bool(bool* value, OpError* error)>;
+  BoolWorker(Napi::Env env, const char* name, Op op) : PromiseWorker(env, name), op_(std::move(op)) {}
 
  protected:
-  void Execute() override { ok_ = SameDevice(a_, b_, &same_, &error_); }
+  void Execute() override { ok_ = op_(&value_, &error_); }
 
   void OnOK() override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     if (ok_) {
-      deferred_.Resolve(Napi::Boolean::New(env, same_));
+      deferred_.Resolve(Napi::Boolean::New(env, value_));
     } else {
       deferred_.Reject(MakeSystemError(env, error_).Value());
     }
   }
 
  private:
-  const std::string a_;
-  const std::string b_;
-  bool same_ = false;
+  const Op op_;
+  bool value_ = false;
   bool ok_ = false;
   OpError error_;
 };
@@ -325,7 +327,22 @@ Napi::Value SameDeviceExport(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string a = PathArgument(env, info[0], "a");
   std::string b = PathArgument(env, info[1], "b");
-  return (new SameDeviceWorker(env, std::move(a), std::move(b)))->Start();
+  auto op = [a = std::move(a), b = std::move(b)](bool* same, OpError* error) { return SameDevice(a, b, same, error); };
+  return (new BoolWorker(env, "cairn.sameDevice", std::move(op)))->Start();
+}
+
+// renameNoReplace(from: string, to: string) -> Promise<boolean>: true once renamed; false
+// where RENAME_NOREPLACE is unsupported (nothing was done); rejects EEXIST when `to` exists.
+Napi::Value RenameNoReplaceExport(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string from = PathArgument(env, info[0], "from");
+  std::string to = PathArgument(env, info[1], "to");
+  auto op = [from = std::move(from), to = std::move(to)](bool* renamed, OpError* error) {
+    bool supported = true;
+    *renamed = RenameNoReplace(from, to, &supported, error);
+    return *renamed || !supported;
+  };
+  return (new BoolWorker(env, "cairn.renameNoReplace", std::move(op)))->Start();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -337,6 +354,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lock", Napi::Function::New(env, Lock, "lock"));
   exports.Set("unlock", Napi::Function::New(env, Unlock, "unlock"));
   exports.Set("sameDevice", Napi::Function::New(env, SameDeviceExport, "sameDevice"));
+  exports.Set("renameNoReplace", Napi::Function::New(env, RenameNoReplaceExport, "renameNoReplace"));
   return exports;
 }
 

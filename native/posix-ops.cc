@@ -231,4 +231,19 @@ bool SameDevice(const std::string& a, const std::string& b, bool* same, OpError*
   return true;
 }
 
+bool RenameNoReplace(const std::string& from, const std::string& to, bool* supported, OpError* error) {
+  *supported = true;
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+  long rc = syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+  if (rc == 0) return true;
+  // An old kernel (ENOSYS) or a file system without the flag (EINVAL): the caller falls back.
+  if (errno == ENOSYS || errno == EINVAL) {
+    *supported = false;
+    return false;
+  }
+  return FailPair(error, "rename", from, to);
+}
+
 }  // namespace cairn

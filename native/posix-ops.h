@@ -55,4 +55,12 @@ bool UnlockFile(int fd, const std::string& path, OpError* error);
 
 bool SameDevice(const std::string& a, const std::string& b, bool* same, OpError* error);
 
+/**
+ * rename(from, to) that fails with EEXIST when `to` exists, whatever it is (renameat2 with
+ * RENAME_NOREPLACE): no window in which a directory someone else just made is replaced.
+ * Sets *supported = false (and returns false, `error` untouched) where the kernel or the
+ * file system lacks the flag, for the caller to fall back.
+ */
+bool RenameNoReplace(const std::string& from, const std::string& to, bool* supported, OpError* error);
+
 }  // namespace cairn

@@ -147,11 +147,10 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     progress('syncing', files.length, bytesTotal);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
-    // rename(2) silently replaces an empty directory, so a dest made while we staged is
-    // looked for once more; a non-empty one (a concurrent backupTo won) fails the rename.
-    if ((await fs.statOrUndefined(dest)) !== undefined) throw destinationExists(dest);
+    // A plain rename(2) would silently replace an empty directory made at `dest` while we
+    // staged; renameNoReplace refuses anything there (a concurrent backupTo that won, too).
     try {
-      await fs.rename(staging, dest);
+      await fs.renameNoReplace(staging, dest);
     } catch (err) {
       if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST') || hasCode(err, 'ENOTDIR')) throw destinationExists(dest);
       throw err;

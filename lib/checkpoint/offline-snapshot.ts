@@ -229,7 +229,13 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
     progress('syncing', filesTotal, bytesTotal);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
-    await fs.rename(staging, target);
+    // Not a plain rename: that would replace an empty directory made at `target` meanwhile.
+    try {
+      await fs.renameNoReplace(staging, target);
+    } catch (err) {
+      if (hasCode(err, 'EEXIST') || hasCode(err, 'ENOTEMPTY') || hasCode(err, 'ENOTDIR')) throw existsError(target);
+      throw err;
+    }
     renamed = true;
     await syncParent(fs, target);
     progress('done', filesTotal, bytesTotal);

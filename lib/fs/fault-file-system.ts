@@ -229,6 +229,13 @@ export class FaultFileSystem implements FileSystem {
     return this.#run(this.#call('rename', true, 'rename', from, to), () => this.inner.rename(from, to));
   }
 
+  async renameNoReplace(from: string, to: string): Promise<void> {
+    validatePath(from, 'from');
+    validatePath(to, 'to');
+    // Traced and faulted as a 'rename': it is one, with a stricter contract.
+    return this.#run(this.#call('rename', true, 'rename', from, to), () => this.inner.renameNoReplace(from, to));
+  }
+
   async link(existing: string, newPath: string): Promise<void> {
     validatePath(existing, 'existing');
     validatePath(newPath, 'newPath');

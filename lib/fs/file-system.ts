@@ -128,6 +128,13 @@ export interface FileSystem {
   /** Plain write of a whole file (no fsync; see lib/fs/durable.ts for atomic writes). */
   writeFile(path: string, data: Uint8Array | string, options?: { exclusive?: boolean }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /**
+   * rename(2) that refuses with EEXIST when `to` exists, whatever it is (rename alone
+   * silently replaces a file or an empty directory). Atomic where the kernel has
+   * renameat2(RENAME_NOREPLACE) (the native file system on Linux 3.15+ and ext4, xfs,
+   * btrfs, tmpfs…); elsewhere an lstat then a rename, which leaves a short window.
+   */
+  renameNoReplace(from: string, to: string): Promise<void>;
   link(existing: string, newPath: string): Promise<void>;
   unlink(path: string): Promise<void>;
   /** Creates the directory; with `recursive`, the missing parents too. Reports what it created. */

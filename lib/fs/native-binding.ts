@@ -49,6 +49,8 @@ export interface NativeBinding {
   /** Rejects with EBADF for a handle that lock() did not hand out or that was already unlocked. */
   unlock(handle: number): Promise<void>;
   sameDevice(a: string, b: string): Promise<boolean>;
+  /** true once renamed; false where RENAME_NOREPLACE is unsupported (nothing done); EEXIST when `to` exists. */
+  renameNoReplace(from: string, to: string): Promise<boolean>;
 }
 
 const PACKAGE_NAME = 'cairn';

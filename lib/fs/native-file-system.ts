@@ -134,6 +134,13 @@ export class NativeFileSystem extends NodeFileSystem {
     };
   }
 
+  override async renameNoReplace(from: string, to: string): Promise<void> {
+    validatePath(from, 'from');
+    validatePath(to, 'to');
+    // false: the kernel or the file system lacks RENAME_NOREPLACE; nothing was done.
+    if (!(await this.#native.renameNoReplace(from, to))) await super.renameNoReplace(from, to);
+  }
+
   override async sameDevice(a: string, b: string): Promise<boolean> {
     validatePath(a, 'a');
     validatePath(b, 'b');

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
+import { constants } from 'node:os';
 import { CairnError, ErrorCodes } from '../errors.js';
 import type {
   BatchItemError,
@@ -296,6 +297,28 @@ export class NodeFileSystem implements FileSystem {
   async rename(from: string, to: string): Promise<void> {
     validatePath(from, 'from');
     validatePath(to, 'to');
+    await fsp.rename(from, to);
+  }
+
+  async renameNoReplace(from: string, to: string): Promise<void> {
+    validatePath(from, 'from');
+    validatePath(to, 'to');
+    let exists = true;
+    try {
+      await fsp.lstat(to);
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err;
+      exists = false;
+    }
+    if (exists) {
+      throw Object.assign(new Error(`EEXIST: file already exists, rename '${from}' -> '${to}'`), {
+        code: 'EEXIST',
+        errno: -constants.errno.EEXIST,
+        syscall: 'rename',
+        path: from,
+        dest: to,
+      });
+    }
     await fsp.rename(from, to);
   }
 

@@ -107,6 +107,20 @@ export function runConformance(t: Test, name: string, factory: () => FileSystem)
     await t.rejects(fs.rename(a, c), { code: 'ENOENT' });
   });
 
+  t.test(`${name}: renameNoReplace refuses any existing target, even an empty directory`, async (t) => {
+    const d = dir(t, { file: 'F', other: 'O', stage: { inner: 'I' }, empty: {} });
+    const at = (n: string) => nodePath.join(d, n);
+    await t.rejects(fs.renameNoReplace(at('stage'), at('empty')), { code: 'EEXIST', syscall: 'rename', path: at('stage'), dest: at('empty') });
+    await t.rejects(fs.renameNoReplace(at('file'), at('other')), { code: 'EEXIST', syscall: 'rename' });
+    t.equal(await text(at('stage/inner')), 'I', 'the source directory is untouched');
+    t.equal(await text(at('other')), 'O', 'the existing file is untouched');
+    t.same(await fs.readdir(at('empty')), [], 'the empty directory is untouched');
+    await fs.renameNoReplace(at('stage'), at('published'));
+    t.equal(await text(at('published/inner')), 'I', 'a free name is renamed to');
+    t.notOk(await exists(at('stage')));
+    await t.rejects(fs.renameNoReplace(at('stage'), at('again')), { code: 'ENOENT' });
+  });
+
   t.test(`${name}: mkdir reports what it created, rmdir, removeTree`, async (t) => {
     const d = dir(t, { file: 'x' });
     const one = nodePath.join(d, 'one');
@@ -320,6 +334,7 @@ export function runConformance(t: Test, name: string, factory: () => FileSystem)
       await t.rejects(call((x) => fs.mkdir(x, { recursive: true }), value), TypeError);
       await t.rejects(call((x) => fs.link(p('src'), x), value), TypeError);
       await t.rejects(call((x) => fs.rename(x, p('to')), value), TypeError);
+      await t.rejects(call((x) => fs.renameNoReplace(p('from'), x), value), TypeError);
       await t.rejects(call((x) => fs.syncDir(x), value), TypeError);
       await t.rejects(call((x) => fs.lock(x), value), TypeError);
       await t.rejects(call((x) => fs.sameDevice(d, x), value), TypeError);

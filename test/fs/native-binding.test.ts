@@ -17,6 +17,7 @@ import {
   type NativeBinding,
 } from '../../lib/fs/native-binding.js';
 import { NativeFileSystem } from '../../lib/fs/native-file-system.js';
+import { mountTmpfs } from '../helpers/tmpfs.js';
 import { turnCounter } from '../helpers/turns.js';
 
 const run = promisify(execFile);
@@ -110,6 +111,19 @@ t.test('errno maps to Node codes with Node error fields', async (t) => {
   t.match(syncFileAsDir, { code: 'ENOTDIR', syscall: 'open', path: p('file') });
   const statMissing = await rejection(native.sameDevice(p('a'), p('nope')));
   t.match(statMissing, { code: 'ENOENT', syscall: 'stat', path: p('nope') });
+});
+
+t.test('renameNoReplace is one atomic renameat2 on ext4 and tmpfs', async (t) => {
+  const dirs = [scratch(t, { stage: { f: 'x' }, empty: {} })];
+  const mount = mountTmpfs(t, 1);
+  if (mount !== undefined) dirs.push(scratch(t, { stage: { f: 'x' }, empty: {} }, mount));
+  for (const dir of dirs) {
+    const p = (name: string): string => nodePath.join(dir, name);
+    const refused = await rejection(native.renameNoReplace(p('stage'), p('empty')));
+    t.match(refused, { code: 'EEXIST', syscall: 'rename', path: p('stage'), dest: p('empty') }, 'an empty directory is not replaced');
+    t.equal(await native.renameNoReplace(p('stage'), p('done')), true, 'supported here: true, not the fallback signal');
+    t.equal(fs.readFileSync(p('done/f'), 'utf8'), 'x');
+  }
 });
 
 t.test('stop mode rejects with index and completed; continue mode reports the failures', async (t) => {
@@ -323,6 +337,7 @@ t.test('NativeFileSystem validates before calling native code', async (t) => {
     lock: record('lock'),
     unlock: record('unlock'),
     sameDevice: record('sameDevice'),
+    renameNoReplace: record('renameNoReplace'),
   };
   const nfs = new NativeFileSystem(fake);
   const bad = nfs as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -334,6 +349,7 @@ t.test('NativeFileSystem validates before calling native code', async (t) => {
   await t.rejects(bad.syncDirs!(['a'], { continueOnError: 1 }), TypeError);
   await t.rejects(bad.lock!(42), TypeError);
   await t.rejects(bad.sameDevice!('a', ''), TypeError);
+  await t.rejects(bad.renameNoReplace!('a', 'b\0c'), TypeError);
   t.same(calls, [], 'no native call was made');
 });
 

@@ -89,7 +89,12 @@ interface CompactionRunOptions {
 export interface KeyspaceStats {
   seqno: number;
   partitions: Record<string, PartitionStats>;
-  journal: { files: number; bytes: number; sealedBytes: number };
+  /**
+   * The journal: files still kept (sealed ones plus the active one), their bytes, and the
+   * active file's number (sealed files have smaller numbers; a spare made ahead of the
+   * next switch, holding only a header, may sit on disk with the next number).
+   */
+  journal: { files: number; bytes: number; sealedBytes: number; activeFile: number };
   backPressure: { stalledWrites: number; stalledMs: number };
   snapshots: number;
   checkpointsInProgress: number;
@@ -151,6 +156,8 @@ export class Keyspace {
   readonly #journalPins = new Map<number, number>();
   /** The running journal GC pass, if any; close() waits for it. */
   #collecting: Promise<void> | undefined;
+  /** A flush finished while a pass was running: run another when it ends. */
+  #collectAgain = false;
   /** Checkpoints in progress; a partition is deleted only when none is. */
   #checkpoints = 0;
   #checkpointsIdle: (() => void)[] = [];
@@ -328,6 +335,7 @@ export class Keyspace {
         files: sealed.length + 1,
         bytes: sealed.reduce((n, f) => n + f.bytes, active.bytes),
         sealedBytes: sealed.reduce((n, f) => n + f.bytes, 0),
+        activeFile: active.fileNumber,
       },
       backPressure: { stalledWrites: this.#stalls, stalledMs: this.#stalledMs },
       snapshots: this.#snapshots.size,
@@ -362,11 +370,20 @@ export class Keyspace {
    * oldest one are flushed, which calls this again when done.
    */
   collectJournals(): void {
-    if (this.#closed || this.#collecting !== undefined) return;
+    if (this.#closed) return;
+    if (this.#collecting !== undefined) {
+      // The running pass may have judged a file still needed before this flush landed.
+      this.#collectAgain = true;
+      return;
+    }
     this.#collecting = this.#collectJournals()
       .catch(() => undefined)
       .finally(() => {
         this.#collecting = undefined;
+        if (this.#collectAgain) {
+          this.#collectAgain = false;
+          this.collectJournals();
+        }
       });
   }
 
@@ -492,7 +509,7 @@ export class Keyspace {
     while (this.#inflight > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     for (const snap of [...this.#snapshots]) snap.release();
     for (const tree of this.#trees.values()) await tree.close().catch(() => undefined);
-    await this.#collecting;
+    while (this.#collecting !== undefined) await this.#collecting;
     await this.#journal.close().catch(() => undefined);
     await this.#lock.unlock();
   }

@@ -2,6 +2,7 @@
 // iterators and snapshots, argument validation and the stable error codes.
 import t from 'tap';
 import { mkdtemp, rm, writeFile, readFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyspace, CairnError } from '../../lib/index.js';
@@ -270,6 +271,7 @@ t.test('stats report levels, segments, memtables, journals and snapshots', async
   t.ok(ps.memtables.bytes > 0, 'the write after the flush sits in a memtable');
   t.ok(ps.persistedSeqno >= 300);
   t.ok(stats.journal.bytes > 0);
+  t.ok(existsSync(join(ks.path, 'journal', `${String(stats.journal.activeFile).padStart(6, '0')}.jnl`)), `the active journal ${stats.journal.activeFile} is on disk`);
   t.equal(stats.snapshots, 1);
   snap.release();
   t.equal(ks.stats().snapshots, 0);

@@ -22,5 +22,5 @@ runStoreConformance(
     t.teardown(() => store.close());
     return store;
   },
-  { listsInDirectoryOrder: true },
+  { listsInDirectoryOrder: true, overwritesInPlace: true },
 );

@@ -86,12 +86,15 @@ export function fileReadable(fs: FileSystem, path: string, size: number, onBytes
 }
 
 /**
- * Writes the stream into a new file (`wx`), hashing as it goes, and fsyncs it. Resolves
- * with what was written; the caller compares it with what was expected. A failure leaves
- * the partial file for the caller's cleanup of the whole staging directory.
+ * Reads `source` to its end, hashing every chunk and handing it to `sink` (if any) at its
+ * offset; an abort of `signal` destroys the stream. Always destroys it when done.
  */
-export async function writeStreamToFile(fs: FileSystem, source: Readable, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
-  const handle = await fs.open(path, 'wx');
+async function hashStream(
+  source: Readable,
+  signal: AbortSignal | undefined,
+  onBytes: ((n: number) => void) | undefined,
+  sink?: (bytes: Buffer, position: number) => Promise<unknown>,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   const onAbort = () => source.destroy(abortError(signal));
@@ -101,7 +104,7 @@ export async function writeStreamToFile(fs: FileSystem, source: Readable, path: 
     for await (const chunk of source) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       hash.update(bytes);
-      await handle.write(bytes, 0, bytes.byteLength, size);
+      await sink?.(bytes, size);
       size += bytes.byteLength;
       onBytes?.(bytes.byteLength);
     }
@@ -110,29 +113,32 @@ export async function writeStreamToFile(fs: FileSystem, source: Readable, path: 
   } finally {
     signal?.removeEventListener('abort', onAbort);
     source.destroy();
-    await handle.close();
+  }
+}
+
+/**
+ * Writes the stream into a new file (`wx`), hashing as it goes. It does not fsync: the
+ * caller syncs what it wrote in one batch. Resolves with what was written; the caller
+ * compares it with what was expected. A failure leaves the partial file for the caller's
+ * cleanup of the whole staging directory.
+ */
+export async function writeStreamToFile(fs: FileSystem, source: Readable, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+  let handle;
+  try {
+    handle = await fs.open(path, 'wx');
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
+  const out = handle;
+  try {
+    return await hashStream(source, signal, onBytes, (bytes, position) => out.write(bytes, 0, bytes.byteLength, position));
+  } finally {
+    await out.close();
   }
 }
 
 /** SHA-256 and size of a store object, streamed; `onBytes` sees each chunk. */
 export async function hashObject(store: BackupStore, key: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
-  const source = await store.get(key, { signal });
-  const hash = createHash('sha256');
-  let size = 0;
-  const onAbort = () => source.destroy(abortError(signal));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    throwIfAborted(signal);
-    for await (const chunk of source) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      hash.update(bytes);
-      size += bytes.byteLength;
-      onBytes?.(bytes.byteLength);
-    }
-    throwIfAborted(signal);
-    return { sha256: hash.digest('hex'), size };
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    source.destroy();
-  }
+  return hashStream(await store.get(key, { signal }), signal, onBytes);
 }

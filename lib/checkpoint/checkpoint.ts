@@ -147,14 +147,7 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     progress('syncing', files.length, bytesTotal);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
-    // A plain rename(2) would silently replace an empty directory made at `dest` while we
-    // staged; renameNoReplace refuses anything there (a concurrent backupTo that won, too).
-    try {
-      await fs.renameNoReplace(staging, dest);
-    } catch (err) {
-      if (hasCode(err, 'ENOTEMPTY') || hasCode(err, 'EEXIST') || hasCode(err, 'ENOTDIR')) throw destinationExists(dest);
-      throw err;
-    }
+    await publishStaging(fs, staging, dest, 'backupTo');
     published = true;
     await syncParent(fs, dest);
     result.durationMs = performance.now() - startedAt;
@@ -215,8 +208,23 @@ async function writeMetadata(fs: FileSystem, plan: CheckpointPlan, staging: stri
   await fs.syncBatch(files.map(([file]) => file));
 }
 
+/**
+ * Renames a complete, durable staging directory onto `dest`. Not a plain rename(2), which
+ * would silently replace an empty directory made at `dest` meanwhile: anything there (a
+ * concurrent checkpoint that won, too) rejects with the EEXIST of `operation`.
+ */
+export async function publishStaging(fs: FileSystem, staging: string, dest: string, operation: 'backupTo' | 'snapshot'): Promise<void> {
+  try {
+    await fs.renameNoReplace(staging, dest);
+  } catch (err) {
+    // EEXIST from renameat2; ENOTEMPTY / ENOTDIR from the lstat-then-rename fallback.
+    if (hasCode(err, 'EEXIST') || hasCode(err, 'ENOTEMPTY') || hasCode(err, 'ENOTDIR')) throw destinationExists(dest, operation);
+    throw err;
+  }
+}
+
 /** The Node-shaped EEXIST of a destination that exists (or appeared while staging). */
-export function destinationExists(dest: string): Error {
-  return Object.assign(new Error(`EEXIST: file already exists, backupTo '${dest}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: 'backupTo', path: dest });
+export function destinationExists(dest: string, operation: 'backupTo' | 'snapshot' = 'backupTo'): Error {
+  return Object.assign(new Error(`EEXIST: file already exists, ${operation} '${dest}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: operation, path: dest });
 }
 

@@ -4,7 +4,6 @@
 // every opener, this process included.
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
 import type { CopyRequest, FileSystem, LockHandle, PathPair } from '../fs/file-system.js';
 import { mkdirDurable, syncParent } from '../fs/durable.js';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
@@ -26,25 +25,19 @@ import {
   segmentPath,
   segmentsDir,
 } from '../keyspace/file-names.js';
-import type { CheckpointProgress } from './checkpoint.js';
+import { type CheckpointProgress, type CheckpointResult, destinationExists, publishStaging } from './checkpoint.js';
 
 export interface OfflineSnapshotOptions {
   signal?: AbortSignal;
   onProgress?: (progress: CheckpointProgress) => void;
 }
 
-/** What `cairn snapshot --json` prints. Metadata files and the newest journal always count as copied. */
-export interface OfflineSnapshotResult {
-  path: string;
-  /** The highest seqno in the snapshot: in its journals, or persisted in its manifests. */
-  seqno: number;
-  partitions: string[];
-  filesLinked: number;
-  filesCopied: number;
-  bytesLinked: number;
-  bytesCopied: number;
-  durationMs: number;
-}
+/**
+ * What `cairn snapshot --json` prints: backupTo's result without a write pause (nothing
+ * writes). `seqno` is the highest seqno in the snapshot, in its journals or persisted in
+ * its manifests. Metadata files and the newest journal always count as copied.
+ */
+export type OfflineSnapshotResult = Omit<CheckpointResult, 'writePauseMicros'>;
 
 /** A source file to bring over; `limit` copies only a prefix. */
 interface SourceFile {
@@ -87,7 +80,7 @@ export async function snapshotKeyspace(fs: FileSystem, source: string, dest: str
   if (dirStat === undefined || !dirStat.isDirectory || (await fs.statOrUndefined(keyspaceFilePath(root))) === undefined) {
     throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a cairn keyspace (no ${path.basename(keyspaceFilePath(root))})`, { details: { path: root } });
   }
-  if ((await fs.statOrUndefined(target)) !== undefined) throw existsError(target);
+  if ((await fs.statOrUndefined(target)) !== undefined) throw destinationExists(target, 'snapshot');
 
   const lock: LockHandle = await fs.lock(lockPath(root));
   try {
@@ -229,13 +222,7 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
     progress('syncing', filesTotal, bytesTotal);
     await fs.syncDirs(dirs.slice().reverse());
     throwIfAborted(signal);
-    // Not a plain rename: that would replace an empty directory made at `target` meanwhile.
-    try {
-      await fs.renameNoReplace(staging, target);
-    } catch (err) {
-      if (hasCode(err, 'EEXIST') || hasCode(err, 'ENOTEMPTY') || hasCode(err, 'ENOTDIR')) throw existsError(target);
-      throw err;
-    }
+    await publishStaging(fs, staging, target, 'snapshot');
     renamed = true;
     await syncParent(fs, target);
     progress('done', filesTotal, bytesTotal);
@@ -256,12 +243,3 @@ function isWithin(candidate: string, dir: string): boolean {
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
-/** The Node-shaped EEXIST a destination that already exists rejects with. */
-function existsError(target: string): Error {
-  return Object.assign(new Error(`EEXIST: file already exists, snapshot '${target}'`), {
-    code: 'EEXIST',
-    errno: -constants.errno.EEXIST,
-    syscall: 'snapshot',
-    path: target,
-  });
-}

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Keyspace } from '../../lib/index.js';
 import { ExitCode } from '../../lib/cli/exit-codes.js';
+import type { OfflineSnapshotResult } from '../../lib/checkpoint/offline-snapshot.js';
 import { JOURNAL_HEADER_BYTES } from '../../lib/journal/record.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { buildKeyspace, fingerprint, isLockFile, readKeyspace, runCairn } from './cli-helpers.js';
@@ -22,16 +23,7 @@ async function fresh(options?: Parameters<typeof buildKeyspace>[1]): Promise<{ s
   return { src, expected: await buildKeyspace(src, options) };
 }
 
-interface SnapshotJson {
-  path: string;
-  seqno: number;
-  partitions: string[];
-  filesLinked: number;
-  filesCopied: number;
-  bytesLinked: number;
-  bytesCopied: number;
-  durationMs: number;
-}
+type SnapshotJson = OfflineSnapshotResult;
 
 async function journalNames(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'journal'))).filter((n) => n.endsWith('.jnl')).sort();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { mkdirDurable, syncParent } from '../fs/durable.js';
-import { TEMP_MARKER } from '../keyspace/file-names.js';
+import { TEMP_MARKER } from '../layout/file-names.js';
 import type { EngineContext } from './catalog.js';
 import { writeStreamToFile } from './file-streams.js';
 import { localCopyStore } from './local-copy.js';

@@ -9,7 +9,7 @@ import type { FileSystem, PathPair } from '../fs/file-system.js';
 import { syncParent } from '../fs/durable.js';
 import { hasCode, throwIfAborted } from '../errors.js';
 import { encodeCurrent, encodeManifest, type VersionState } from '../tree/manifest.js';
-import type { KeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import type { KeyspaceMeta } from '../layout/keyspace-meta.js';
 import {
   TEMP_MARKER,
   currentPath,
@@ -21,7 +21,7 @@ import {
   partitionsDir,
   segmentFileName,
   segmentsDir,
-} from '../keyspace/file-names.js';
+} from '../layout/file-names.js';
 
 /** What the keyspace captured at the cut. Everything named here is pinned until release(). */
 export interface CheckpointPlan {

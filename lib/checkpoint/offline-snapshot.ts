@@ -8,23 +8,21 @@ import type { CopyRequest, FileSystem, LockHandle, PathPair } from '../fs/file-s
 import { mkdirDurable, syncParent } from '../fs/durable.js';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { readCurrentManifest } from '../tree/manifest.js';
-import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import { readKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { readJournal } from '../journal/journal-reader.js';
-import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
+import { listJournalFiles } from '../journal/journal-files.js';
 import {
   TEMP_MARKER,
   currentPath,
   journalDir,
-  journalPath,
   keyspaceFilePath,
   lockPath,
   manifestPath,
-  parseJournalFileName,
   partitionDir,
   partitionsDir,
   segmentPath,
   segmentsDir,
-} from '../keyspace/file-names.js';
+} from '../layout/file-names.js';
 import { type CheckpointProgress, type CheckpointResult, destinationExists, publishStaging } from './checkpoint.js';
 
 export interface OfflineSnapshotOptions {
@@ -117,7 +115,8 @@ async function planSnapshot(fs: FileSystem, root: string, signal: AbortSignal | 
   }
   mutable.push({ from: keyspaceFilePath(root), bytes: (await fs.stat(keyspaceFilePath(root))).size });
 
-  const journals = await journalFiles(fs, root);
+  // Spares (trailing files of only a header) stay out: recovery would delete them anyway.
+  const journals = (await listJournalFiles(fs, root)).files;
   // The newest journal holding data is copied, and only its valid prefix: the next open of
   // the source truncates a torn tail in place, which would change a hard-linked file
   // under the snapshot. Older journals are sealed, never written again: linked.
@@ -131,23 +130,6 @@ async function planSnapshot(fs: FileSystem, root: string, signal: AbortSignal | 
   }
   for (const j of journals) immutable.push({ from: j.path, bytes: j.bytes });
   return { seqno, partitions: names, immutable, mutable };
-}
-
-/**
- * The journal files, oldest first, without trailing spares (files of at most a header,
- * created ahead of a switch; recovery deletes them) and without temp files.
- */
-async function journalFiles(fs: FileSystem, root: string): Promise<{ fileNumber: number; path: string; bytes: number }[]> {
-  const dir = journalDir(root);
-  const numbers = (await fs.readdir(dir)).map(parseJournalFileName).filter((n): n is number => n !== undefined);
-  numbers.sort((a, b) => a - b);
-  const files: { fileNumber: number; path: string; bytes: number }[] = [];
-  for (const fileNumber of numbers) {
-    const file = journalPath(root, fileNumber);
-    files.push({ fileNumber, path: file, bytes: (await fs.stat(file)).size });
-  }
-  while (files.length > 0 && files[files.length - 1].bytes <= JOURNAL_HEADER_BYTES) files.pop();
-  return files;
 }
 
 /** The last seqno in the newest of `sealed` that holds a record (0 when none does). */

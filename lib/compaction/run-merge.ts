@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { EntryKind, type Entry } from '../codec/entry.js';
 import { throwIfAborted } from '../errors.js';
 import type { FileSystem } from '../fs/file-system.js';
-import { segmentFileName } from '../keyspace/file-names.js';
+import { segmentFileName } from '../layout/file-names.js';
 import { BlockCache } from '../segment/block-cache.js';
 import type { SegmentMeta } from '../segment/properties.js';
 import { SegmentReader } from '../segment/segment-reader.js';

@@ -6,9 +6,9 @@ import * as path from 'node:path';
 import type { FileSystem } from '../fs/file-system.js';
 import { CairnError, ErrorCodes, hasCode } from '../errors.js';
 import { readCurrentManifest, type SegmentDescriptor } from '../tree/manifest.js';
-import { readKeyspaceMeta } from '../keyspace/keyspace-meta.js';
+import { readKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { readJournal } from '../journal/journal-reader.js';
-import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
+import { listJournalFiles, type JournalListing } from '../journal/journal-files.js';
 import {
   JOURNAL_DIR,
   KEYSPACE_FILE,
@@ -16,18 +16,16 @@ import {
   SEGMENTS_DIR,
   CURRENT_FILE,
   isTempName,
-  journalDir,
   journalFileName,
   keyspaceFilePath,
   manifestFileName,
-  parseJournalFileName,
   parseManifestFileName,
   parseSegmentFileName,
   partitionDir,
   partitionsDir,
   segmentFileName,
   segmentsDir,
-} from '../keyspace/file-names.js';
+} from '../layout/file-names.js';
 
 /** A problem met while reading one part; the rest of the report stays valid. */
 export interface InspectProblem {
@@ -185,28 +183,26 @@ export function displayKey(key: Buffer): string {
 
 /** Every journal, read through with the same rules as recovery but without truncating anything. */
 async function inspectJournals(fs: FileSystem, root: string, debris: string[]): Promise<JournalReport[]> {
-  const dir = journalDir(root);
-  const numbers: number[] = [];
-  for (const name of await readdirOrEmpty(fs, dir)) {
-    const n = parseJournalFileName(name);
-    if (n !== undefined && name === journalFileName(n)) numbers.push(n);
-    else debris.push(path.join(JOURNAL_DIR, name));
+  let listing: JournalListing;
+  try {
+    listing = await listJournalFiles(fs, root);
+  } catch (err) {
+    if (hasCode(err, 'ENOENT')) return [];
+    throw err;
   }
-  numbers.sort((a, b) => a - b);
-  const reports: JournalReport[] = [];
-  for (const n of numbers) {
-    const file = path.join(dir, journalFileName(n));
-    const stat = await fs.statOrUndefined(file);
-    // Journal GC of a keyspace open elsewhere may delete a file between readdir and here.
-    if (stat !== undefined) reports.push({ file: path.join(JOURNAL_DIR, journalFileName(n)), bytes: stat.size, records: 0 });
-  }
-  let last = reports.length - 1;
-  while (last >= 0 && reports[last].bytes <= JOURNAL_HEADER_BYTES) reports[last--].spare = true;
+  for (const name of listing.others) debris.push(path.join(JOURNAL_DIR, name));
+  const files = [...listing.files, ...listing.spares];
+  const reports: JournalReport[] = files.map((f, i) => {
+    const report: JournalReport = { file: path.join(JOURNAL_DIR, journalFileName(f.fileNumber)), bytes: f.bytes, records: 0 };
+    if (i >= listing.files.length) report.spare = true;
+    return report;
+  });
   for (let i = 0; i < reports.length; i++) {
     const report = reports[i];
-    const isLast = i >= last;
+    // The newest file holding data may have a torn tail; spares are read the same way.
+    const isLast = i >= listing.files.length - 1;
     try {
-      const reading = readJournal(fs, path.join(root, report.file), { isLast, fileNumber: parseJournalFileName(path.basename(report.file)) });
+      const reading = readJournal(fs, files[i].path, { isLast, fileNumber: files[i].fileNumber });
       for await (const _record of reading.records) report.records++;
       const end = await reading.end;
       if (end.firstSeqno !== undefined) report.firstSeqno = end.firstSeqno;

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { CairnError, ErrorCodes, hasCode } from '../errors.js';
 import type { FileSystem } from '../fs/file-system.js';
+import { journalFileName } from '../layout/file-names.js';
 import { JournalWriter, type AppendOptions } from './journal-writer.js';
 import { recordSeqnoRange } from './record.js';
 
@@ -24,8 +25,6 @@ export interface JournalOpenOptions {
   maxFileBytes: number;
   /** Number of the first file this Journal creates (it must not exist). */
   firstFileNumber: number;
-  /** File name for a number; the keyspace owns naming. Default `000042.jnl`. */
-  nameFor?: (fileNumber: number) => string;
   /** Sealed files found at recovery that still hold unflushed writes; tracked for removeSealed. */
   sealed?: readonly { fileNumber: number; firstSeqno?: number; lastSeqno?: number; bytes: number }[];
 }
@@ -40,15 +39,10 @@ interface Queued {
   reject: (err: unknown) => void;
 }
 
-export function defaultJournalName(fileNumber: number): string {
-  return `${String(fileNumber).padStart(6, '0')}.jnl`;
-}
-
 export class Journal {
   readonly dir: string;
   readonly #fs: FileSystem;
   readonly #maxFileBytes: number;
-  readonly #nameFor: (fileNumber: number) => string;
   #writer: JournalWriter;
   #firstSeqno: number | undefined = undefined;
   #lastSeqno: number | undefined = undefined;
@@ -68,11 +62,10 @@ export class Journal {
   #poisonCause: unknown = undefined;
   #closed = false;
 
-  private constructor(fs: FileSystem, dir: string, options: Required<Omit<JournalOpenOptions, 'sealed' | 'firstFileNumber'>>, writer: JournalWriter, sealed: JournalFileInfo[]) {
+  private constructor(fs: FileSystem, dir: string, maxFileBytes: number, writer: JournalWriter, sealed: JournalFileInfo[]) {
     this.#fs = fs;
     this.dir = dir;
-    this.#maxFileBytes = options.maxFileBytes;
-    this.#nameFor = options.nameFor;
+    this.#maxFileBytes = maxFileBytes;
     this.#writer = writer;
     this.#sealed = sealed;
   }
@@ -83,11 +76,9 @@ export class Journal {
     const { maxFileBytes, firstFileNumber } = options ?? {};
     if (!Number.isSafeInteger(maxFileBytes) || maxFileBytes < 1) throw new RangeError('maxFileBytes must be a positive integer');
     if (!Number.isSafeInteger(firstFileNumber) || firstFileNumber < 0) throw new RangeError('firstFileNumber must be a non-negative integer');
-    const nameFor = options.nameFor ?? defaultJournalName;
-    if (typeof nameFor !== 'function') throw new TypeError('nameFor must be a function');
     const sealed: JournalFileInfo[] = (options.sealed ?? []).map((s) => ({
       fileNumber: s.fileNumber,
-      path: join(dir, nameFor(s.fileNumber)),
+      path: join(dir, journalFileName(s.fileNumber)),
       firstSeqno: s.firstSeqno,
       lastSeqno: s.lastSeqno,
       bytes: s.bytes,
@@ -96,8 +87,8 @@ export class Journal {
     if (sealed.length > 0 && sealed[sealed.length - 1].fileNumber >= firstFileNumber) {
       throw new RangeError('firstFileNumber must be above every sealed file number');
     }
-    const writer = await JournalWriter.create(fs, join(dir, nameFor(firstFileNumber)), { fileNumber: firstFileNumber });
-    return new Journal(fs, dir, { maxFileBytes, nameFor }, writer, sealed);
+    const writer = await JournalWriter.create(fs, join(dir, journalFileName(firstFileNumber)), { fileNumber: firstFileNumber });
+    return new Journal(fs, dir, maxFileBytes, writer, sealed);
   }
 
   /**
@@ -253,7 +244,7 @@ export class Journal {
       try {
         if (this.#spare !== undefined || this.#closed) return;
         const fileNumber = this.#writer.fileNumber + 1;
-        this.#spare = await JournalWriter.create(this.#fs, join(this.dir, this.#nameFor(fileNumber)), { fileNumber });
+        this.#spare = await JournalWriter.create(this.#fs, join(this.dir, journalFileName(fileNumber)), { fileNumber });
       } finally {
         this.#spareCreating = undefined;
       }
@@ -296,7 +287,7 @@ export class Journal {
       if (this.#poisoned) throw this.#poisonError();
       const old = this.#writer;
       const fileNumber = old.fileNumber + 1;
-      const path = join(this.dir, this.#nameFor(fileNumber));
+      const path = join(this.dir, journalFileName(fileNumber));
       // seal() writes the pending group synchronously, before anything can be queued behind it.
       await this.#spareCreating?.catch(() => undefined);
       const spare = this.#spare;

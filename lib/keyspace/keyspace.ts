@@ -11,7 +11,7 @@ import { BlockCache } from '../segment/block-cache.js';
 import { Journal } from '../journal/journal.js';
 import { encodeBatch, type BatchOp } from '../journal/record.js';
 import { readJournal } from '../journal/journal-reader.js';
-import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
+import { listJournalFiles } from '../journal/journal-files.js';
 import { Tree, type PartitionStats, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
 import { type CompactionStrategy } from '../compaction/choice.js';
 import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
@@ -24,17 +24,15 @@ import {
   isTempName,
   isValidPartitionName,
   journalDir,
-  journalFileName,
   KEYSPACE_FILE,
   LOCK_FILE,
   lockPath,
-  parseJournalFileName,
   partitionDir,
   partitionsDir,
   JOURNAL_DIR,
   PARTITIONS_DIR,
-} from './file-names.js';
-import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from './keyspace-meta.js';
+} from '../layout/file-names.js';
+import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { type Durability, optionsObject, positiveInteger, toDurability } from './arguments.js';
 import { Partition } from './partition.js';
 import { Snapshot } from './snapshot.js';
@@ -241,7 +239,6 @@ export class Keyspace {
       journal = await Journal.open(fs, journalDir(root), {
         maxFileBytes: resolved.journalFileBytes,
         firstFileNumber: recovered.highestFileNumber + 1,
-        nameFor: journalFileName,
         sealed: recovered.sealed,
       });
       keyspace = new Keyspace({ path: root, fs, options: resolved, lock, journal, meta, trees, lastSeqno, host });
@@ -708,31 +705,19 @@ interface Recovered {
  * journal (a crash mid-write) is cut off so it can never sit in the middle of the log.
  */
 async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>): Promise<Recovered> {
-  const dir = journalDir(root);
   const byId = new Map<number, Tree>();
   for (const tree of trees.values()) byId.set(tree.id, tree);
-  const numbers: number[] = [];
-  for (const name of await fs.readdir(dir)) {
-    const n = parseJournalFileName(name);
-    if (n !== undefined) numbers.push(n);
-    else if (isTempName(name)) await fs.unlink(path.join(dir, name));
-  }
-  numbers.sort((a, b) => a - b);
-  // Trailing files holding no record are spares created ahead of a switch (or files whose
-  // creation a crash cut short): remove them, so that "last" means the last file that
-  // received writes, the only one allowed a torn tail.
-  while (numbers.length > 0) {
-    const file = path.join(dir, journalFileName(numbers[numbers.length - 1]));
-    if ((await fs.stat(file)).size > JOURNAL_HEADER_BYTES) break;
-    await fs.unlink(file);
-    numbers.pop();
-  }
+  const listing = await listJournalFiles(fs, root);
+  for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
+  // Spares are removed, newest first, so that "last" means the last file that received
+  // writes, the only one allowed a torn tail, and the next file number is free again.
+  for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  const { files } = listing;
   let lastSeqno = 0;
   const sealed: Recovered['sealed'] = [];
-  for (let i = 0; i < numbers.length; i++) {
-    const file = path.join(dir, journalFileName(numbers[i]));
-    const isLast = i === numbers.length - 1;
-    const reading = readJournal(fs, file, { isLast });
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i].path;
+    const reading = readJournal(fs, file, { isLast: i === files.length - 1 });
     for await (const record of reading.records) {
       for (let j = 0; j < record.ops.length; j++) {
         const op = record.ops[j];
@@ -752,9 +737,9 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
         await handle.close();
       }
     }
-    sealed.push({ fileNumber: numbers[i], firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
+    sealed.push({ fileNumber: files[i].fileNumber, firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
-  return { lastSeqno, highestFileNumber: numbers.length > 0 ? numbers[numbers.length - 1] : 0, sealed };
+  return { lastSeqno, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
 }
 
 /**

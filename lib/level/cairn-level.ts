@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
 import { CairnError, ErrorCodes, Keyspace, Partition, type KeyspaceOptions, type ReadOptions, type Snapshot, type WriteOptions } from '../index.js';
 import { defaultFileSystem } from '../fs/index.js';
-import { isValidPartitionName, keyspaceFilePath } from '../keyspace/file-names.js';
+import { isValidPartitionName, keyspaceFilePath } from '../layout/file-names.js';
 import { CairnIterator, CairnKeyIterator, CairnValueIterator, decode, type Format, type PrivateIteratorOptions } from './iterators.js';
 import { RangeCursor, type LevelKey, type LevelRange, type Shape } from './range-cursor.js';
 

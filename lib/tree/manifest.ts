@@ -6,7 +6,7 @@ import type { FileSystem } from '../fs/file-system.js';
 import { writeFileAtomic } from '../fs/durable.js';
 import { crc32 } from '../codec/checksum.js';
 import { CairnError, ErrorCodes, hasCode } from '../errors.js';
-import { currentPath, manifestFileName, manifestPath, parseManifestFileName } from '../keyspace/file-names.js';
+import { currentPath, manifestFileName, manifestPath, parseManifestFileName } from '../layout/file-names.js';
 
 export const MANIFEST_FORMAT = 1;
 const MANIFEST_MAGIC = 'CAIRN-MANIFEST';

@@ -16,7 +16,7 @@ import {
   parseSegmentFileName,
   segmentPath,
   segmentsDir,
-} from '../keyspace/file-names.js';
+} from '../layout/file-names.js';
 import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
 import { type EntryCursor, type KeyRange } from './merge.js';

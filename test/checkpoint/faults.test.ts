@@ -12,7 +12,7 @@ import { FaultFileSystem } from '../../lib/fs/fault-file-system.js';
 import { defaultFileSystem } from '../../lib/fs/index.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
-import { partitionDir } from '../../lib/keyspace/file-names.js';
+import { partitionDir } from '../../lib/layout/file-names.js';
 import { canMount, mountTmpfs } from '../helpers/tmpfs.js';
 import { Rng } from '../helpers/rng.js';
 import { type Dump, dump, dumpDir, exists, plain, stagingLeft, tempDir } from './fixtures/checkpoint-fixtures.js';

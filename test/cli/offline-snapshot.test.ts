@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { snapshotKeyspace } from '../../lib/checkpoint/offline-snapshot.js';
 import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
-import { lockPath } from '../../lib/keyspace/file-names.js';
+import { lockPath } from '../../lib/layout/file-names.js';
 import { hasCode } from '../../lib/errors.js';
 import { buildKeyspace, fingerprint, isLockFile, readKeyspace } from './cli-helpers.js';
 

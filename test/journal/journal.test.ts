@@ -49,7 +49,7 @@ t.test('automatic rotation under concurrent appends keeps order and seqno ranges
 t.test('explicit rotate: sealed holds everything before the call, durably, before the new file gets data', async (t) => {
   const fs = new FaultFileSystem(new NodeFileSystem());
   const dir = t.testdir();
-  const journal = await Journal.open(fs, dir, { maxFileBytes: 1 << 30, firstFileNumber: 1, nameFor: (n) => `j-${n}.log` });
+  const journal = await Journal.open(fs, dir, { maxFileBytes: 1 << 30, firstFileNumber: 1 });
   for (let s = 1; s <= 5; s++) await journal.append(putRecord(s), { sync: false }, () => {});
   const pending6 = journal.append(putRecord(6), { sync: false }, () => {});
   fs.clearTrace();
@@ -57,18 +57,18 @@ t.test('explicit rotate: sealed holds everything before the call, durably, befor
   const later = [7, 8, 9].map((s) => journal.append(putRecord(s), { sync: s === 9 }, () => {}));
   const { sealed } = await rotation;
   await Promise.all([pending6, ...later]);
-  t.match(sealed, { fileNumber: 1, firstSeqno: 1, lastSeqno: 6, path: join(dir, 'j-1.log') });
+  t.match(sealed, { fileNumber: 1, firstSeqno: 1, lastSeqno: 6, path: join(dir, '000001.jnl') });
   t.match(journal.activeFile(), { fileNumber: 2, firstSeqno: 7, lastSeqno: 9 });
   const trace = fs.trace();
-  const sealSync = trace.findIndex((l) => l.startsWith('datasync') && l.includes('j-1.log'));
-  const writesToNew = trace.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('write') && l.includes('j-2.log'));
+  const sealSync = trace.findIndex((l) => l.startsWith('datasync') && l.includes('000001.jnl'));
+  const writesToNew = trace.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('write') && l.includes('000002.jnl'));
   t.ok(sealSync >= 0, 'the sealed file was fdatasynced');
   t.equal(writesToNew.length, 2, 'header, then one group of the queued appends');
   t.ok(writesToNew[1][1] > sealSync, 'queued appends reach the new file only after the old one is durable');
   t.ok(trace.some((l) => l.startsWith('syncDir')), 'the new file name is made durable');
   t.same((await readBack(fs, sealed.path, false)).seqnos, [1, 2, 3, 4, 5, 6]);
   await journal.close();
-  t.same((await readBack(fs, join(dir, 'j-2.log'))).seqnos, [7, 8, 9]);
+  t.same((await readBack(fs, join(dir, '000002.jnl'))).seqnos, [7, 8, 9]);
 });
 
 t.test('back-to-back rotations each seal a file and keep order', async (t) => {

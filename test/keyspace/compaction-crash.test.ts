@@ -17,7 +17,7 @@ import {
   partitionDir,
   segmentFileName,
   SEGMENTS_DIR,
-} from '../../lib/keyspace/file-names.js';
+} from '../../lib/layout/file-names.js';
 import { scriptPath, firstLine, exited } from '../helpers/spawn-ts.js';
 import { spawnDist } from '../helpers/spawn-dist.js';
 import { Rng } from '../helpers/rng.js';

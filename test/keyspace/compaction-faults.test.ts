@@ -13,7 +13,7 @@ import { Keyspace, type KeyspaceOptions } from '../../lib/index.js';
 import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
-import { CURRENT_FILE, manifestFileName, partitionDir, segmentFileName, SEGMENTS_DIR } from '../../lib/keyspace/file-names.js';
+import { CURRENT_FILE, manifestFileName, partitionDir, segmentFileName, SEGMENTS_DIR } from '../../lib/layout/file-names.js';
 import { hasCode } from '../../lib/errors.js';
 import { until } from '../helpers/until.js';
 

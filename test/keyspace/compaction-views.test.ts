@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Keyspace, type Partition } from '../../lib/index.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
-import { partitionDir } from '../../lib/keyspace/file-names.js';
+import { partitionDir } from '../../lib/layout/file-names.js';
 import { until } from '../helpers/until.js';
 
 const KEYS = 600;

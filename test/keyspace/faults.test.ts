@@ -11,7 +11,7 @@ import { Keyspace } from '../../lib/index.js';
 import { FaultFileSystem } from '../../lib/fs/fault-file-system.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
-import { partitionDir } from '../../lib/keyspace/file-names.js';
+import { partitionDir } from '../../lib/layout/file-names.js';
 
 const OPTIONS = { memtableBytes: 1 << 20, blockSize: 512 };
 

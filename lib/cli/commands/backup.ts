@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { BackupEngine } from '../../backup/backup-engine.js';
 import { CairnError, ErrorCodes } from '../../errors.js';
 import { Keyspace } from '../../keyspace/keyspace.js';
-import { keyspaceFilePath } from '../../keyspace/file-names.js';
+import { keyspaceFilePath } from '../../layout/file-names.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { formatBytes, formatDuration, plural } from '../human-units.js';

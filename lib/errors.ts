@@ -1,6 +1,9 @@
-// The one place cairn's error type and its stable codes are defined.
-// Operating-system failures are not wrapped: they keep Node's shape (`code` such as
-// ENOENT / EEXIST / EXDEV / ENOSPC, `errno`, `syscall`, `path`, `dest`).
+// The one place cairn's error type and its stable codes are defined, and the one builder
+// of Node-shaped system errors. Operating-system failures are not wrapped: they keep
+// Node's shape (`code` such as ENOENT / EEXIST / EXDEV / ENOSPC, `errno`, `syscall`,
+// `path`, `dest`). Pure functions; safe from any thread.
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 
 /** Every stable error code cairn itself raises. Tests and callers compare on these. */
 export const ErrorCodes = {
@@ -74,6 +77,35 @@ export interface SystemError extends Error {
   syscall?: string;
   path?: string;
   dest?: string;
+}
+
+/** Where a system error happened, and an optional description replacing the operating system's. */
+export interface SystemErrorOptions {
+  path?: string;
+  dest?: string;
+  /** Default: the operating system's text for the code ('file already exists'). */
+  description?: string;
+  cause?: unknown;
+}
+
+/**
+ * A system error cairn raises itself (a destination that exists, an injected fault),
+ * shaped exactly like Node's: `code`, `errno` (negative, as libuv reports it, when the
+ * code is an errno name), `syscall`, `path`, `dest`, and the message
+ * `CODE: description, syscall 'path' -> 'dest'`.
+ */
+export function systemError(code: string, syscall: string, options: SystemErrorOptions = {}): SystemError {
+  const errno = (osConstants.errno as Record<string, number | undefined>)[code];
+  const description = options.description ?? (errno === undefined ? undefined : getSystemErrorMap().get(-errno)?.[1]) ?? 'system error';
+  const { path, dest } = options;
+  const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
+  const err = new Error(`${code}: ${description}, ${syscall}${where}`, options.cause === undefined ? undefined : { cause: options.cause }) as SystemError;
+  err.code = code;
+  if (errno !== undefined) err.errno = -errno;
+  err.syscall = syscall;
+  if (path !== undefined) err.path = path;
+  if (dest !== undefined) err.dest = dest;
+  return err;
 }
 
 /** True when `err` carries the given code, whether a CairnError or a Node system error. */

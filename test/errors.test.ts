@@ -1,6 +1,7 @@
 // CairnError and abort helpers: codes, names and causes are the stable contract.
 import t from 'tap';
-import { CairnError, ErrorCodes, abortError, throwIfAborted, hasCode } from '../lib/errors.js';
+import { mkdir } from 'node:fs/promises';
+import { CairnError, ErrorCodes, abortError, throwIfAborted, hasCode, systemError } from '../lib/errors.js';
 
 t.test('CairnError carries its code, details and cause', async (t) => {
   const cause = new Error('inner');
@@ -23,4 +24,17 @@ t.test('an abort error is named AbortError and keeps the reason', async (t) => {
   t.equal(err.code, 'CAIRN_ABORTED');
   t.equal((err.cause as Error).message, 'stop');
   t.throws(() => throwIfAborted(ac.signal), { code: 'CAIRN_ABORTED', name: 'AbortError' });
+});
+
+t.test('systemError builds the same shape and message as the errors Node raises', async (t) => {
+  const dir = t.testdir({ exists: {} });
+  const fromNode = await mkdir(`${dir}/exists`).then(() => undefined, (err: NodeJS.ErrnoException) => err);
+  const ours = systemError('EEXIST', 'mkdir', { path: `${dir}/exists` });
+  t.ok(fromNode !== undefined, 'Node refused to make the directory twice');
+  for (const key of ['code', 'errno', 'syscall', 'path', 'message'] as const) t.equal(ours[key], fromNode![key], key);
+  const pair = systemError('EXDEV', 'link', { path: '/a', dest: '/b', description: 'injected fault' });
+  t.match(pair, { code: 'EXDEV', errno: -18, syscall: 'link', path: '/a', dest: '/b', message: "EXDEV: injected fault, link '/a' -> '/b'" });
+  const custom = systemError('ENOTACODE', 'put', { cause: fromNode });
+  t.equal(custom.errno, undefined, 'a code that is no errno name carries no errno');
+  t.equal(custom.cause, fromNode);
 });

@@ -5,11 +5,9 @@
 // Before a byte is written, every object is looked up (a head-only verify): a backup with a
 // missing or truncated object is refused up front, naming every such file, instead of
 // after most of it has been downloaded.
-import { randomBytes } from 'node:crypto';
 import * as nodePath from 'node:path';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
-import { mkdirDurable, syncParent } from '../fs/durable.js';
-import { TEMP_MARKER } from '../layout/file-names.js';
+import { mkdirDurable, publishDirectory, tempPathFor } from '../fs/durable.js';
 import type { EngineContext } from './catalog.js';
 import { writeStreamToFile } from './file-streams.js';
 import { localCopyStore } from './local-copy.js';
@@ -47,7 +45,7 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
   if (!check.ok) throw incompleteBackup(manifest.id, check.problems);
   throwIfAborted(signal);
   await mkdirDurable(fs, nodePath.dirname(target));
-  const staging = `${target}${TEMP_MARKER}${manifest.id}-${randomBytes(4).toString('hex')}`;
+  const staging = tempPathFor(target);
   const tracker = new ProgressTracker(options.onProgress);
   let published = false;
   try {
@@ -93,13 +91,11 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
     // finished left the copying threads idle on the disk), then the directories, innermost first.
     tracker.phase('syncing', manifest.files.length + unique.length, 0);
     await fs.syncBatch(manifest.files.map((f) => nodePath.join(staging, ...f.path.split('/'))));
-    await fs.syncDirs([...unique].sort((a, b) => b.length - a.length));
-    throwIfAborted(signal);
-    // rename(2) replaces an empty directory but not one someone filled meanwhile.
     await checkTargetEmpty(ctx, target);
-    await fs.rename(staging, target);
+    // The target may be an empty directory, which the rename replaces; one someone filled
+    // meanwhile is EEXIST.
+    await publishDirectory(fs, staging, target, { dirs: [...unique].sort((a, b) => b.length - a.length), syscall: 'restore', replaceEmptyDirectory: true, signal });
     published = true;
-    await syncParent(fs, target);
     tracker.phase('done', manifest.files.length, manifest.totals.bytes);
     return { id: manifest.id, path: target, seqno: manifest.seqno, files: manifest.files.length, bytes: manifest.totals.bytes, durationMs: performance.now() - started };
   } catch (err) {

@@ -1,9 +1,8 @@
 // Argument checks and error shapes shared by every BackupStore implementation, so a
 // file:// and an s3:// store reject the same calls with the same codes. Pure functions.
-import { constants as osConstants } from 'node:os';
 import { TEMP_MARKER } from '../fs/durable.js';
 import { Readable } from 'node:stream';
-import { CairnError, ErrorCodes } from '../errors.js';
+import { CairnError, ErrorCodes, systemError } from '../errors.js';
 import type { StoreBody, StoreGetOptions, StorePutOptions } from './store.js';
 
 /** Longest key, in bytes: S3's limit, and far below any file system's path limit. */
@@ -105,9 +104,7 @@ export interface ObjectExistsError extends Error {
 }
 
 export function objectExists(key: string, cause?: unknown): ObjectExistsError {
-  const err = new Error(`EEXIST: object '${key}' already exists`, cause === undefined ? undefined : { cause }) as ObjectExistsError;
-  err.code = 'EEXIST';
-  err.errno = -osConstants.errno.EEXIST;
+  const err = systemError('EEXIST', 'put', { description: `object '${key}' already exists`, cause }) as ObjectExistsError;
   err.key = key;
   return err;
 }

@@ -3,15 +3,12 @@
 // outside the keyspace's write path; the plan's pins keep every source file alive until
 // release. One call per checkpoint; concurrent calls are independent.
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:os';
 import type { FileSystem, PathPair } from '../fs/file-system.js';
-import { syncParent } from '../fs/durable.js';
-import { hasCode, throwIfAborted } from '../errors.js';
+import { linkOrCopyBatch, publishDirectory, tempPathFor } from '../fs/durable.js';
+import { throwIfAborted } from '../errors.js';
 import { encodeCurrent, encodeManifest, type VersionState } from '../tree/manifest.js';
 import type { KeyspaceMeta } from '../layout/keyspace-meta.js';
 import {
-  TEMP_MARKER,
   currentPath,
   journalDir,
   journalPath,
@@ -74,7 +71,7 @@ export interface CheckpointResult {
  */
 export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest: string, options: CheckpointOptions, startedAt: number): Promise<CheckpointResult> {
   const { signal, onProgress } = options;
-  const staging = `${dest}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+  const staging = tempPathFor(dest);
   const result: CheckpointResult = {
     path: dest,
     seqno: plan.seqno,
@@ -145,11 +142,8 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
     // Durability before visibility: every written file, then every directory (which makes
     // the links, copies and new names durable), then the rename, then the parent.
     progress('syncing', files.length, bytesTotal);
-    await fs.syncDirs(dirs.slice().reverse());
-    throwIfAborted(signal);
-    await publishStaging(fs, staging, dest, 'backupTo');
+    await publishDirectory(fs, staging, dest, { dirs: dirs.slice().reverse(), syscall: 'backupTo', signal });
     published = true;
-    await syncParent(fs, dest);
     result.durationMs = performance.now() - startedAt;
     progress('done', files.length, bytesTotal);
     return result;
@@ -161,31 +155,15 @@ export async function writeCheckpoint(fs: FileSystem, plan: CheckpointPlan, dest
   }
 }
 
-/**
- * Link when source and destination share a file system; otherwise (or if the kernel
- * still says EXDEV, e.g. across bind mounts) copy: clone, copy_file_range, read/write.
- * Segments and sealed journals are immutable, so a hard link is a complete, private copy
- * for as long as it exists: the source may delete its name (a compaction, journal GC)
- * without touching ours.
- */
+/** Links (or copies) the immutable files, counting what was done in `result`. */
 async function transferFiles(fs: FileSystem, files: { pair: PathPair; bytes: number }[], copyAll: boolean, result: CheckpointResult): Promise<void> {
-  let copy = copyAll;
-  if (!copy) {
-    try {
-      await fs.linkBatch(files.map((f) => f.pair));
-      result.filesLinked = files.length;
-      result.bytesLinked = files.reduce((n, f) => n + f.bytes, 0);
-    } catch (err) {
-      if (!hasCode(err, 'EXDEV')) throw err;
-      copy = true;
-      // Links made before the EXDEV are replaced by copies: start the file list afresh.
-      for (const f of files) await fs.unlink(f.pair[1]).catch(() => undefined);
-    }
-  }
-  if (copy) {
-    const copied = await fs.copyBatch(files.map((f) => f.pair));
+  const how = await linkOrCopyBatch(fs, files.map((f) => f.pair), !copyAll);
+  if (how.linked) {
+    result.filesLinked = files.length;
+    result.bytesLinked = files.reduce((n, f) => n + f.bytes, 0);
+  } else {
     result.filesCopied = files.length;
-    result.bytesCopied = copied.bytes;
+    result.bytesCopied = how.bytesCopied;
   }
 }
 
@@ -206,25 +184,5 @@ async function writeMetadata(fs: FileSystem, plan: CheckpointPlan, staging: stri
   files.push([keyspaceFilePath(staging), `${JSON.stringify(plan.meta, null, 2)}\n`]);
   await Promise.all(files.map(([file, data]) => fs.writeFile(file, data, { exclusive: true })));
   await fs.syncBatch(files.map(([file]) => file));
-}
-
-/**
- * Renames a complete, durable staging directory onto `dest`. Not a plain rename(2), which
- * would silently replace an empty directory made at `dest` meanwhile: anything there (a
- * concurrent checkpoint that won, too) rejects with the EEXIST of `operation`.
- */
-export async function publishStaging(fs: FileSystem, staging: string, dest: string, operation: 'backupTo' | 'snapshot'): Promise<void> {
-  try {
-    await fs.renameNoReplace(staging, dest);
-  } catch (err) {
-    // EEXIST from renameat2; ENOTEMPTY / ENOTDIR from the lstat-then-rename fallback.
-    if (hasCode(err, 'EEXIST') || hasCode(err, 'ENOTEMPTY') || hasCode(err, 'ENOTDIR')) throw destinationExists(dest, operation);
-    throw err;
-  }
-}
-
-/** The Node-shaped EEXIST of a destination that exists (or appeared while staging). */
-export function destinationExists(dest: string, operation: 'backupTo' | 'snapshot' = 'backupTo'): Error {
-  return Object.assign(new Error(`EEXIST: file already exists, ${operation} '${dest}'`), { code: 'EEXIST', errno: -constants.errno.EEXIST, syscall: operation, path: dest });
 }
 

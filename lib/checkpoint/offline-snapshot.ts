@@ -3,16 +3,14 @@
 // directory as the online backupTo. One call per snapshot; the LOCK serialises it against
 // every opener, this process included.
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { CopyRequest, FileSystem, LockHandle, PathPair } from '../fs/file-system.js';
-import { mkdirDurable, syncParent } from '../fs/durable.js';
-import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
+import { destinationExists, linkOrCopyBatch, mkdirDurable, publishDirectory, tempPathFor } from '../fs/durable.js';
+import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
 import { readCurrentManifest } from '../tree/manifest.js';
 import { readKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { listJournalFiles } from '../journal/journal-files.js';
 import {
-  TEMP_MARKER,
   currentPath,
   journalDir,
   keyspaceFilePath,
@@ -23,7 +21,7 @@ import {
   segmentPath,
   segmentsDir,
 } from '../layout/file-names.js';
-import { type CheckpointProgress, type CheckpointResult, destinationExists, publishStaging } from './checkpoint.js';
+import type { CheckpointProgress, CheckpointResult } from './checkpoint.js';
 
 export interface OfflineSnapshotOptions {
   signal?: AbortSignal;
@@ -148,7 +146,7 @@ async function lastSeqnoOf(fs: FileSystem, sealed: { fileNumber: number; path: s
 /** Stages the plan beside `target`, makes it durable, renames it into place. */
 async function build(fs: FileSystem, root: string, target: string, plan: Plan, options: OfflineSnapshotOptions): Promise<OfflineSnapshotResult> {
   const { signal, onProgress } = options;
-  const staging = `${target}${TEMP_MARKER}${randomBytes(6).toString('hex')}`;
+  const staging = tempPathFor(target);
   const dirs = [staging, journalDir(staging), partitionsDir(staging)];
   for (const name of plan.partitions) dirs.push(partitionDir(staging, name), segmentsDir(partitionDir(staging, name)));
   const into = (f: SourceFile): PathPair => [f.from, path.join(staging, path.relative(root, f.from))];
@@ -166,58 +164,43 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
   const bytesTotal = [...plan.immutable, ...plan.mutable].reduce((n, f) => n + f.bytes, 0);
   const progress = (phase: CheckpointProgress['phase'], filesDone: number, bytesDone: number) =>
     onProgress?.({ phase, filesDone, filesTotal, bytesDone, bytesTotal });
-  let renamed = false;
+  let published = false;
   try {
     for (const dir of dirs) await fs.mkdir(dir);
     throwIfAborted(signal);
 
-    // As in backupTo: link on one file system, copy across (or when the kernel says EXDEV
-    // anyway, e.g. across bind mounts of one device).
-    let copyAll = !(await fs.sameDevice(root, path.dirname(target)));
+    // As in backupTo: link on one file system, copy across.
+    const link = await fs.sameDevice(root, path.dirname(target));
+    if (link && plan.immutable.length > 0) progress('linking', 0, 0);
+    const immutable = await linkOrCopyBatch(fs, plan.immutable.map(into), link);
     const immutableBytes = plan.immutable.reduce((n, f) => n + f.bytes, 0);
-    if (!copyAll && plan.immutable.length > 0) {
-      progress('linking', 0, 0);
-      try {
-        await fs.linkBatch(plan.immutable.map(into));
-        result.filesLinked = plan.immutable.length;
-        result.bytesLinked = immutableBytes;
-      } catch (err) {
-        if (!hasCode(err, 'EXDEV')) throw err;
-        copyAll = true;
-        // Links made before the EXDEV must go: a copy onto an existing name fails.
-        for (const f of plan.immutable) await fs.unlink(into(f)[1]).catch(ignoreMissing);
-      }
+    if (immutable.linked) {
+      result.filesLinked = plan.immutable.length;
+      result.bytesLinked = immutableBytes;
+    } else {
+      result.filesCopied = plan.immutable.length;
+      result.bytesCopied = immutable.bytesCopied;
     }
     throwIfAborted(signal);
-    const copies: CopyRequest[] = [...(copyAll ? plan.immutable : []), ...plan.mutable].map((f) => {
-      const pair = into(f);
-      return f.limit === undefined ? pair : [pair[0], pair[1], f.limit];
-    });
+    // Files a later open of the source may change are always copied (a prefix where
+    // `limit` says so); copyBatch fsyncs every copy before it resolves (the seam's contract).
     progress('copying', result.filesLinked, result.bytesLinked);
-    // copyBatch fsyncs every copy before it resolves (the seam's contract).
+    const copies: CopyRequest[] = plan.mutable.map((f) => (f.limit === undefined ? into(f) : [...into(f), f.limit]));
     const copied = await fs.copyBatch(copies);
-    result.filesCopied = copies.length;
-    result.bytesCopied = copied.bytes;
+    result.filesCopied += plan.mutable.length;
+    result.bytesCopied += copied.bytes;
     throwIfAborted(signal);
 
-    // Directories last, innermost first: that makes every link, copy and name durable.
     progress('syncing', filesTotal, bytesTotal);
-    await fs.syncDirs(dirs.slice().reverse());
-    throwIfAborted(signal);
-    await publishStaging(fs, staging, target, 'snapshot');
-    renamed = true;
-    await syncParent(fs, target);
+    await publishDirectory(fs, staging, target, { dirs: dirs.slice().reverse(), syscall: 'snapshot', signal });
+    published = true;
     progress('done', filesTotal, bytesTotal);
     return result;
   } catch (err) {
-    // A failed snapshot leaves nothing behind, even when only the final parent fsync failed.
-    await fs.removeTree(renamed ? target : staging).catch(() => undefined);
+    // A failed snapshot leaves nothing behind, even when only the final progress callback failed.
+    await fs.removeTree(published ? target : staging).catch(() => undefined);
     throw err;
   }
-}
-
-function ignoreMissing(err: unknown): void {
-  if (!hasCode(err, 'ENOENT')) throw err;
 }
 
 function isWithin(candidate: string, dir: string): boolean {

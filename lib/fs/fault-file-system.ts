@@ -2,8 +2,7 @@
 // call number, path, batch item), simulate a power cut after N mutating calls, and
 // record a readable trace of every call for golden protocol tests. For tests only.
 // Safe for concurrent calls; counters and the trace follow the order calls are issued.
-import { constants as osConstants } from 'node:os';
-import { CairnError, ErrorCodes, hasCode } from '../errors.js';
+import { CairnError, ErrorCodes, hasCode, systemError } from '../errors.js';
 import type {
   BatchItemError,
   BatchOptions,
@@ -20,7 +19,8 @@ import type {
   PathPair,
   SyncOptions,
 } from './file-system.js';
-import { batchItemError, validateBatchOptions, validateCopyRequests, validatePairs, validatePath, validatePaths } from './node-file-system.js';
+import { batchItemError } from './node-file-system.js';
+import { validateBatchOptions, validateCopyRequests, validatePairs, validatePath, validatePaths } from './arguments.js';
 
 /**
  * Every kind of call the wrapper sees. Batch items are also counted as their element
@@ -126,16 +126,8 @@ export function replaceRoot(root: string, label = '<root>'): (path: string) => s
 
 /** Builds the error an injected fault rejects with: code, errno, syscall, path, dest. */
 export function injectedError(code: string, op: FaultOp, paths: readonly string[]): InjectedError {
-  const syscall = SYSCALLS[op];
   const [path, dest] = paths;
-  const where = path === undefined ? '' : dest === undefined ? ` '${path}'` : ` '${path}' -> '${dest}'`;
-  const err = new Error(`${code}: injected fault, ${syscall}${where}`) as InjectedError;
-  err.code = code;
-  const errno = (osConstants.errno as Record<string, number | undefined>)[code];
-  if (errno !== undefined) err.errno = -errno;
-  err.syscall = syscall;
-  if (path !== undefined) err.path = path;
-  if (dest !== undefined) err.dest = dest;
+  const err = systemError(code, SYSCALLS[op], { path, dest, description: 'injected fault' }) as InjectedError;
   err.injected = true;
   return err;
 }

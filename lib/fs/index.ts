@@ -10,7 +10,7 @@ export { NodeFileSystem } from './node-file-system.js';
 export { NativeFileSystem } from './native-file-system.js';
 export { FaultFileSystem, replaceRoot } from './fault-file-system.js';
 export type { FaultOp, FaultRule, InjectedFault, FaultFileSystemOptions } from './fault-file-system.js';
-export { writeFileAtomic, mkdirDurable, syncParent, renameDurable, removeTreeDurable, tempPathFor, TEMP_MARKER } from './durable.js';
+export { writeFileAtomic, mkdirDurable, syncParent, renameDurable, removeTreeDurable, tempPathFor, TEMP_MARKER, linkOrCopyBatch, publishDirectory, destinationExists } from './durable.js';
 
 /** Why the default file system is what it is. */
 export interface FileSystemChoice {

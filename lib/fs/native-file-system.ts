@@ -14,15 +14,8 @@ import type {
   SyncOptions,
 } from './file-system.js';
 import { COPY_METHODS, requireNative, type NativeBatchResult, type NativeBinding } from './native-binding.js';
-import {
-  NodeFileSystem,
-  lockedError,
-  validateBatchOptions,
-  validateCopyRequests,
-  validatePairs,
-  validatePath,
-  validatePaths,
-} from './node-file-system.js';
+import { NodeFileSystem, lockedError } from './node-file-system.js';
+import { validateBatchOptions, validateCopyRequests, validatePairs, validatePath, validatePaths } from './arguments.js';
 
 /** A single-path call reports a plain system error, not one positioned in a batch. */
 function withoutBatchPosition(err: unknown): unknown {

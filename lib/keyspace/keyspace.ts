@@ -4,7 +4,7 @@
 import * as path from 'node:path';
 import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
-import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
+import { destinationExists, mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { BlockCache } from '../segment/block-cache.js';
@@ -18,7 +18,7 @@ import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { CompactionWorkerPool } from '../compaction/worker-pool.js';
-import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, destinationExists, writeCheckpoint } from '../checkpoint/checkpoint.js';
+import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   backupStagingPrefix,
   isTempName,
@@ -428,7 +428,7 @@ export class Keyspace {
     this.#checkWritable();
     throwIfAborted(opts.signal);
     const target = path.resolve(dest);
-    if ((await this.#fs.statOrUndefined(target)) !== undefined) throw destinationExists(target);
+    if ((await this.#fs.statOrUndefined(target)) !== undefined) throw destinationExists(target, 'backupTo');
     await mkdirDurable(this.#fs, path.dirname(target));
     this.#checkWritable();
     this.#checkpoints++;

@@ -1,7 +1,14 @@
-// cairn's public face: the keyspace API of docs (ARCHITECTURE §5) and the error type.
+// cairn's public face: the keyspace API of docs/ and the error type. Importing it also
+// hands the checkpoint protocol (lib/checkpoint/) to the keyspace below it, which may not
+// import it itself: every Keyspace a user can get has a working backupTo.
+import { provideCheckpointProtocol } from './keyspace/checkpoint-source.js';
+import { backupTo } from './checkpoint/checkpoint.js';
+
+provideCheckpointProtocol(backupTo);
+
 export { Keyspace, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
 export type { PartitionStats } from './tree/tree.js';
-export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './checkpoint/checkpoint.js';
+export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './keyspace/checkpoint-source.js';
 export { Partition, type ReadOptions, type IteratorOptions } from './keyspace/partition.js';
 export { WriteBatch } from './keyspace/write-batch.js';
 export { Snapshot } from './keyspace/snapshot.js';

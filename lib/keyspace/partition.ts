@@ -1,13 +1,17 @@
 // A Partition: the public handle of one LSM tree inside a keyspace. Validates arguments,
-// then delegates: writes to the keyspace (shared journal), reads to the tree. Handles are
-// cached per keyspace; one per partition name. Main-thread only.
+// then delegates: writes to the keyspace's write path (shared journal), reads to the tree.
+// Handles are made only by the keyspace (newPartition), one per partition name.
+// Main-thread only.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
 import { type Bytes, type RangeOptions, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
-import type { Keyspace, WriteOptions } from './keyspace.js';
+import type { Keyspace } from './keyspace.js';
+import type { KeyspaceState } from './keyspace-state.js';
+import type { WriteOptions } from './options.js';
+import type { WritePath } from './write-path.js';
 import { EntryIterator, type IteratorShape } from './entry-iterator.js';
-import type { Snapshot } from './snapshot.js';
+import { type Snapshot, snapshotView } from './snapshot.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -18,15 +22,45 @@ export interface ReadOptions {
 
 export interface IteratorOptions extends RangeOptions, ReadOptions {}
 
+/** @internal What a partition handle uses of its keyspace besides its tree. */
+export interface PartitionContext {
+  readonly keyspace: Keyspace;
+  readonly writes: WritePath;
+  readonly state: KeyspaceState;
+}
+
+/** Only this module can construct a Partition; the keyspace goes through newPartition. */
+const CONSTRUCT = Symbol('Partition');
+
+let internals: {
+  create(context: PartitionContext, tree: Tree): Partition;
+  treeFor(partition: Partition, keyspace: Keyspace): Tree;
+  markDeleted(partition: Partition): void;
+};
+
 export class Partition {
   readonly #keyspace: Keyspace;
+  readonly #writes: WritePath;
+  readonly #state: KeyspaceState;
   readonly #tree: Tree;
   #deleted = false;
 
-  /** @internal Use keyspace.partition(name). */
-  constructor(keyspace: Keyspace, tree: Tree) {
-    this.#keyspace = keyspace;
+  private constructor(token: symbol, context: PartitionContext, tree: Tree) {
+    if (token !== CONSTRUCT) throw new TypeError('Partitions are opened with keyspace.partition(name)');
+    this.#keyspace = context.keyspace;
+    this.#writes = context.writes;
+    this.#state = context.state;
     this.#tree = tree;
+  }
+
+  static {
+    internals = {
+      create: (context, tree) => new Partition(CONSTRUCT, context, tree),
+      treeFor: (partition, keyspace) => partition.#treeFor(keyspace),
+      markDeleted: (partition) => {
+        partition.#deleted = true;
+      },
+    };
   }
 
   get name(): string {
@@ -46,7 +80,7 @@ export class Partition {
       const k = toKey(key);
       const v = toValue(value);
       this.#checkUsable();
-      return this.#keyspace._write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Put, key: k, value: v }], options);
+      return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Put, key: k, value: v }], options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -56,7 +90,7 @@ export class Partition {
     try {
       const k = toKey(key);
       this.#checkUsable();
-      return this.#keyspace._write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+      return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -100,35 +134,44 @@ export class Partition {
     this.#checkUsable();
     const snapshot = options.snapshot;
     if (snapshot !== undefined) {
-      const view = snapshot._viewOf(this.#keyspace, this.#tree);
+      const view = snapshotView(snapshot, this.#keyspace, this.#tree);
       return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true);
     }
-    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#keyspace._visibleSeqno, range, limit, shape, false);
+    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#writes.visibleSeqno, range, limit, shape, false);
   }
 
   #lookup(key: Buffer, input: unknown) {
     this.#checkUsable();
-    if (input === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
+    if (input === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
     const snapshot = optionsObject<ReadOptions>(input, 'options').snapshot;
-    if (snapshot === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
-    const view = snapshot._viewOf(this.#keyspace, this.#tree);
+    if (snapshot === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
+    const view = snapshotView(snapshot, this.#keyspace, this.#tree);
     return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);
   }
 
-  /** @internal */
-  _treeFor(keyspace: Keyspace): Tree {
+  #treeFor(keyspace: Keyspace): Tree {
     if (keyspace !== this.#keyspace) throw new TypeError('partition belongs to another keyspace');
     this.#checkUsable();
     return this.#tree;
   }
 
-  /** @internal */
-  _markDeleted(): void {
-    this.#deleted = true;
-  }
-
   #checkUsable(): void {
-    this.#keyspace._checkOpen();
+    this.#state.checkOpen();
     if (this.#deleted) throw new CairnError(ErrorCodes.NOT_FOUND, `Partition ${this.name} was deleted`, { details: { partition: this.name } });
   }
+}
+
+/** @internal A new handle of `tree` (the keyspace caches one per partition). */
+export function newPartition(context: PartitionContext, tree: Tree): Partition {
+  return internals.create(context, tree);
+}
+
+/** @internal The tree behind `partition`, checking that it belongs to `keyspace` and is usable. */
+export function partitionTree(partition: Partition, keyspace: Keyspace): Tree {
+  return internals.treeFor(partition, keyspace);
+}
+
+/** @internal After deletePartition: every later call on the handle rejects with CAIRN_NOT_FOUND. */
+export function markPartitionDeleted(partition: Partition): void {
+  internals.markDeleted(partition);
 }

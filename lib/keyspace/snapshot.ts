@@ -1,22 +1,39 @@
 // A Snapshot: a read view of every partition frozen at one seqno. Repeatable reads until
-// released; holds references that keep the segment files it can see. Main-thread only.
+// released; holds references that keep the segment files it can see. Made only by the
+// keyspace (newSnapshot). Main-thread only.
 import { CairnError, ErrorCodes } from '../errors.js';
 import type { ReadView, Tree } from '../tree/tree.js';
 import type { Keyspace } from './keyspace.js';
 
+/** Only this module can construct a Snapshot; the keyspace goes through newSnapshot. */
+const CONSTRUCT = Symbol('Snapshot');
+
+let internals: {
+  create(keyspace: Keyspace, seqno: number, trees: ReadonlyMap<string, Tree>, onRelease: (snap: Snapshot) => void): Snapshot;
+  viewOf(snap: Snapshot, keyspace: Keyspace, tree: Tree): ReadView | undefined;
+};
+
 export class Snapshot {
+  /** Every read through the snapshot sees exactly the writes up to this seqno. */
+  readonly seqno: number;
   readonly #keyspace: Keyspace;
   readonly #views = new Map<Tree, ReadView>();
+  readonly #onRelease: (snap: Snapshot) => void;
   #released = false;
 
-  /** @internal Use keyspace.snapshot(). */
-  constructor(
-    keyspace: Keyspace,
-    readonly seqno: number,
-    trees: ReadonlyMap<string, Tree>,
-  ) {
+  private constructor(token: symbol, keyspace: Keyspace, seqno: number, trees: ReadonlyMap<string, Tree>, onRelease: (snap: Snapshot) => void) {
+    if (token !== CONSTRUCT) throw new TypeError('Snapshots are taken with keyspace.snapshot()');
     this.#keyspace = keyspace;
+    this.seqno = seqno;
+    this.#onRelease = onRelease;
     for (const tree of trees.values()) this.#views.set(tree, tree.acquireView());
+  }
+
+  static {
+    internals = {
+      create: (keyspace, seqno, trees, onRelease) => new Snapshot(CONSTRUCT, keyspace, seqno, trees, onRelease),
+      viewOf: (snap, keyspace, tree) => snap.#viewOf(keyspace, tree),
+    };
   }
 
   get released(): boolean {
@@ -29,13 +46,22 @@ export class Snapshot {
     this.#released = true;
     for (const [tree, view] of this.#views) tree.releaseView(view);
     this.#views.clear();
-    this.#keyspace._forgetSnapshot(this);
+    this.#onRelease(this);
   }
 
-  /** @internal The view of `tree` (undefined when the partition was created after the snapshot). */
-  _viewOf(keyspace: Keyspace, tree: Tree): ReadView | undefined {
+  #viewOf(keyspace: Keyspace, tree: Tree): ReadView | undefined {
     if (keyspace !== this.#keyspace) throw new TypeError('snapshot belongs to another keyspace');
     if (this.#released) throw new CairnError(ErrorCodes.RELEASED, 'The snapshot was released');
     return this.#views.get(tree);
   }
+}
+
+/** @internal A snapshot of every partition in `trees` as of `seqno`; `onRelease` runs once, on release. */
+export function newSnapshot(keyspace: Keyspace, seqno: number, trees: ReadonlyMap<string, Tree>, onRelease: (snap: Snapshot) => void): Snapshot {
+  return internals.create(keyspace, seqno, trees, onRelease);
+}
+
+/** @internal The snapshot's view of `tree` (undefined when the partition was created after it). */
+export function snapshotView(snap: Snapshot, keyspace: Keyspace, tree: Tree): ReadView | undefined {
+  return internals.viewOf(snap, keyspace, tree);
 }

@@ -27,8 +27,13 @@ export function newKeyspaceMeta(): KeyspaceMeta {
   return { format: KEYSPACE_FORMAT, id: randomUUID(), createdAt: new Date().toISOString(), nextPartitionId: 1, partitions: {} };
 }
 
+/** keyspace.json's bytes: indented JSON, for people reading it. */
+export function encodeKeyspaceMeta(meta: KeyspaceMeta): string {
+  return `${JSON.stringify(meta, null, 2)}\n`;
+}
+
 export async function writeKeyspaceMeta(fs: FileSystem, root: string, meta: KeyspaceMeta): Promise<void> {
-  await writeFileAtomic(fs, keyspaceFilePath(root), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeFileAtomic(fs, keyspaceFilePath(root), encodeKeyspaceMeta(meta));
 }
 
 /** Reads and checks keyspace.json: CAIRN_CORRUPTION when unreadable, CAIRN_UNSUPPORTED_FORMAT when newer than this code. */

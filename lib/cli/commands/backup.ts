@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { BackupEngine } from '../../backup/backup-engine.js';
 import { CairnError, ErrorCodes } from '../../errors.js';
-import { Keyspace } from '../../keyspace/keyspace.js';
+import { Keyspace } from '../../index.js';
 import { keyspaceFilePath } from '../../layout/file-names.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../exit-codes.js';

@@ -1,0 +1,94 @@
+// The options of Keyspace.open: their types, defaults and checks. resolveOptions turns
+// what the caller passed into the one resolved object every part of the keyspace reads.
+// Pure functions.
+import type { FileSystem } from '../fs/file-system.js';
+import type { TreeOptions } from '../tree/tree.js';
+import { type CompactionStrategy } from '../compaction/choice.js';
+import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
+import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
+import { type Durability, optionsObject, positiveInteger, toDurability } from './arguments.js';
+
+export interface KeyspaceOptions {
+  /** The file-system seam; defaults to the native addon, or the pure-TypeScript one when it cannot load. */
+  fs?: FileSystem;
+  /** Default durability of writes: 'buffered' (handed to the OS; survives a process crash) or 'sync' (fdatasync). */
+  durability?: Durability;
+  /** Memtable size at which a partition freezes it and flushes it to a segment. Default 16 MiB. */
+  memtableBytes?: number;
+  /** Frozen memtables per partition before writers wait for a flush. Default 2. */
+  maxImmutableMemtables?: number;
+  /** Journal file size at which it is sealed and a new one started. Default 16 MiB. */
+  journalFileBytes?: number;
+  /**
+   * When sealed journals exceed this many bytes, the partitions holding back the oldest
+   * one are flushed so it can be deleted. Default 64 MiB.
+   */
+  maxJournalBytes?: number;
+  /** Byte budget of the shared block cache. Default 64 MiB. */
+  blockCacheBytes?: number;
+  /** Target data block size in segments. Default 4 KiB. */
+  blockSize?: number;
+  /** Bloom filter bits per key. Default 10 (about 1% false positives). */
+  bloomBitsPerKey?: number;
+  /** How segments are compacted. Default: leveled with its defaults. */
+  compaction?: CompactionOptions;
+}
+
+/**
+ * Compaction policy. 'leveled' (the default) keeps reads fast and space bounded; 'fifo'
+ * keeps at most `maxBytes` of segments (and optionally only those younger than `ttlMs`),
+ * dropping the oldest whole segments: for caches and logs.
+ */
+export type CompactionOptions =
+  | ({ strategy?: 'leveled' } & Partial<LeveledConfig> & CompactionRunOptions)
+  | ({ strategy: 'fifo' } & Partial<FifoConfig> & Pick<FifoConfig, 'maxBytes'> & CompactionRunOptions);
+
+interface CompactionRunOptions {
+  /** While a compaction runs and level 0 holds this many segments, writers wait. Default max(12, 3 × level0Trigger). */
+  level0StopWrites?: number;
+  /**
+   * Run merges on the main thread instead of the shared worker pool (always the case
+   * with an injected `fs`, which a worker cannot share). Default false.
+   */
+  inProcess?: boolean;
+}
+
+/** Options of one write. */
+export interface WriteOptions {
+  durability?: Durability;
+}
+
+export interface ResolvedOptions extends TreeOptions {
+  strategy: CompactionStrategy;
+  /** Merges run on the main thread (an injected FileSystem must see them) instead of the shared pool. */
+  inProcessMerges: boolean;
+  durability: Durability;
+  journalFileBytes: number;
+  maxJournalBytes: number;
+  blockCacheBytes: number;
+}
+
+export function resolveOptions(input: unknown): ResolvedOptions {
+  const o = optionsObject<KeyspaceOptions>(input, 'options');
+  if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
+    throw new TypeError('options.fs must be a FileSystem');
+  }
+  const c = optionsObject<CompactionOptions>(o.compaction, 'compaction');
+  const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
+  const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
+  return {
+    strategy,
+    inProcessMerges: o.fs !== undefined || c.inProcess === true,
+    level0StopWrites: positiveInteger(c.level0StopWrites, 'compaction.level0StopWrites', Math.max(12, 3 * level0Trigger)),
+    durability: toDurability(o.durability, 'buffered'),
+    memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),
+    maxImmutableMemtables: positiveInteger(o.maxImmutableMemtables, 'maxImmutableMemtables', 2),
+    // Journals are most of the space a modest keyspace takes beyond its data: 16 MiB
+    // files and a 64 MiB budget keep that small (switching files costs no write pause).
+    journalFileBytes: positiveInteger(o.journalFileBytes, 'journalFileBytes', 16 * 1024 * 1024, 4096),
+    maxJournalBytes: positiveInteger(o.maxJournalBytes, 'maxJournalBytes', 64 * 1024 * 1024, 4096),
+    blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
+    blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
+    bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
+  };
+}

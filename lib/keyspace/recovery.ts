@@ -1,0 +1,165 @@
+// Opening a keyspace directory: checking what is there, creating the layout of a new
+// keyspace, or recovering an existing one (registry, partition trees, journal replay) and
+// removing what a crash left behind. Runs once per open, under the LOCK the caller holds,
+// so nothing else touches the directory meanwhile.
+import * as path from 'node:path';
+import type { FileSystem } from '../fs/file-system.js';
+import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
+import { CairnError, ErrorCodes } from '../errors.js';
+import { listJournalFiles } from '../journal/journal-files.js';
+import { readJournal } from '../journal/journal-reader.js';
+import { Journal } from '../journal/journal.js';
+import {
+  backupStagingPrefix,
+  isTempName,
+  journalDir,
+  KEYSPACE_FILE,
+  LOCK_FILE,
+  partitionDir,
+  partitionsDir,
+  JOURNAL_DIR,
+  PARTITIONS_DIR,
+} from '../layout/file-names.js';
+import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
+import { Tree, type TreeHost } from '../tree/tree.js';
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * Checks `root` before it is locked (locking creates the LOCK file, which a directory that
+ * is not a keyspace must not gain): creates it when missing, and rejects
+ * CAIRN_NOT_A_KEYSPACE for a file or a directory holding anything but keyspace debris.
+ * Resolves true when it holds a keyspace, false when a new one is to be made there.
+ */
+export async function checkKeyspaceDirectory(fs: FileSystem, root: string): Promise<boolean> {
+  const existing = await fs.statOrUndefined(root);
+  if (existing === undefined) await mkdirDurable(fs, root);
+  else if (!existing.isDirectory) throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a directory`, { details: { path: root } });
+  const names = await fs.readdir(root);
+  const isKeyspace = names.includes(KEYSPACE_FILE);
+  if (!isKeyspace && names.some((n) => n !== LOCK_FILE && n !== JOURNAL_DIR && n !== PARTITIONS_DIR && !isTempName(n))) {
+    throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not empty and holds no ${KEYSPACE_FILE}`, { details: { path: root } });
+  }
+  return isKeyspace;
+}
+
+/** A recovered keyspace, ready for writes: nothing of it runs in the background yet. */
+export interface Recovered {
+  meta: KeyspaceMeta;
+  trees: Map<string, Tree>;
+  journal: Journal;
+  /** The highest seqno found in the journals or persisted in the segments. */
+  lastSeqno: number;
+}
+
+/**
+ * Makes or recovers the keyspace at `root`: the layout of a new keyspace, or the registry
+ * of an existing one, each partition's tree, the journals replayed over the segments, and
+ * a fresh active journal file. On failure, closes what it opened.
+ */
+export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: boolean, host: TreeHost, options: ResolvedOptions): Promise<Recovered> {
+  await removeStaleBackupStaging(fs, root);
+  const trees = new Map<string, Tree>();
+  let journal: Journal | undefined;
+  try {
+    const meta = isKeyspace ? await readKeyspaceMeta(fs, root) : await createLayout(fs, root);
+    for (const [name, record] of Object.entries(meta.partitions)) {
+      trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, options));
+    }
+    await removeUnregisteredPartitions(fs, root, meta);
+    const recovered = await replayJournals(fs, root, trees);
+    let lastSeqno = recovered.lastSeqno;
+    for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
+    journal = await Journal.open(fs, journalDir(root), {
+      maxFileBytes: options.journalFileBytes,
+      firstFileNumber: recovered.highestFileNumber + 1,
+      sealed: recovered.sealed,
+    });
+    return { meta, trees, journal, lastSeqno };
+  } catch (err) {
+    for (const tree of trees.values()) await tree.close().catch(() => undefined);
+    await journal?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A new keyspace: directories first, keyspace.json last (its presence marks a complete keyspace). */
+async function createLayout(fs: FileSystem, root: string): Promise<KeyspaceMeta> {
+  for (const name of await fs.readdir(root)) {
+    if (name !== LOCK_FILE) await fs.removeTree(path.join(root, name));
+  }
+  await mkdirDurable(fs, journalDir(root));
+  await mkdirDurable(fs, partitionsDir(root));
+  const meta = newKeyspaceMeta();
+  await writeKeyspaceMeta(fs, root, meta);
+  await syncParent(fs, root);
+  return meta;
+}
+
+/** Partition directories the registry does not name are debris of a crashed create or delete. */
+async function removeUnregisteredPartitions(fs: FileSystem, root: string, meta: KeyspaceMeta): Promise<void> {
+  for (const name of await fs.readdir(partitionsDir(root))) {
+    if (!Object.hasOwn(meta.partitions, name)) await removeTreeDurable(fs, path.join(partitionsDir(root), name));
+  }
+}
+
+interface Replayed {
+  lastSeqno: number;
+  highestFileNumber: number;
+  sealed: { fileNumber: number; firstSeqno: number | undefined; lastSeqno: number | undefined; bytes: number }[];
+}
+
+/**
+ * Replays every journal, oldest first, into the memtables of the partitions it names,
+ * skipping writes a partition already persisted in its segments. A torn tail of the last
+ * journal (a crash mid-write) is cut off so it can never sit in the middle of the log.
+ */
+async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>): Promise<Replayed> {
+  const byId = new Map<number, Tree>();
+  for (const tree of trees.values()) byId.set(tree.id, tree);
+  const listing = await listJournalFiles(fs, root);
+  for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
+  // Spares are removed, newest first, so that "last" means the last file that received
+  // writes, the only one allowed a torn tail, and the next file number is free again.
+  for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  const { files } = listing;
+  let lastSeqno = 0;
+  const sealed: Replayed['sealed'] = [];
+  for (let i = 0; i < files.length; i++) {
+    const file = files[i].path;
+    const reading = readJournal(fs, file, { isLast: i === files.length - 1 });
+    for await (const record of reading.records) {
+      for (let j = 0; j < record.ops.length; j++) {
+        const op = record.ops[j];
+        const seqno = record.seqno + j;
+        const tree = byId.get(op.partitionId);
+        if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value);
+      }
+      lastSeqno = Math.max(lastSeqno, record.seqno + record.ops.length - 1);
+    }
+    const end = await reading.end;
+    if (end.tornTail !== undefined) {
+      const handle = await fs.open(file, 'r+');
+      try {
+        await handle.truncate(end.validBytes);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    sealed.push({ fileNumber: files[i].fileNumber, firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
+  }
+  return { lastSeqno, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
+}
+
+/**
+ * Deletes what a BackupEngine killed mid-backup left beside the keyspace: checkpoints
+ * staged under `<root>.tmp-backup-*`. Only the lock holder makes them, and the caller
+ * holds the lock now, so none is in use. Best effort: a parent that cannot be listed, or
+ * a tree that will not go, is left for the next open.
+ */
+async function removeStaleBackupStaging(fs: FileSystem, root: string): Promise<void> {
+  const prefix = path.basename(backupStagingPrefix(root));
+  const parent = path.dirname(root);
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) if (name.startsWith(prefix)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
+}

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { ExitCode } from '../../lib/cli/exit-codes.js';
 import { Keyspace } from '../../lib/index.js';
 import { extFor, objectKey } from '../../lib/backup/store-layout.js';
-import { buildKeyspace, readKeyspace, runCairn } from '../cli/cli-helpers.js';
+import { runCairn } from '../cli/cli-helpers.js';
+import { buildKeyspace, readKeyspace } from '../helpers/keyspace-content.js';
 import { scratchDir, tempNames } from './backup-helpers.js';
 
 const dir = await scratchDir(t, 'cli');

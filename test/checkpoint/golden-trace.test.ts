@@ -1,61 +1,14 @@
-// The backupTo protocol as a golden trace of FileSystem calls (testdata/backup-to.trace):
-// a changed protocol shows up as a readable diff. CAIRN_UPDATE_GOLDEN=1 rewrites the file.
-// Background journal work (sealing the cut file, creating the next spare) runs concurrently
+// The checkpoint protocols as golden traces of FileSystem calls (testdata/*.trace): the
+// online backupTo and the offline snapshot of `cairn snapshot`. A changed protocol shows
+// up as a readable diff; CAIRN_UPDATE_GOLDEN=1 rewrites the files. Background journal work
+// of the online source (sealing the cut file, creating the next spare) runs concurrently
 // with the checkpoint's own calls, so it is listed per file; only that is normalised.
 import t from 'tap';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Keyspace } from '../../lib/index.js';
-import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js';
-import { defaultFileSystem } from '../../lib/fs/index.js';
-import type { FileSystem } from '../../lib/fs/file-system.js';
+import { snapshotKeyspace } from '../../lib/checkpoint/offline-snapshot.js';
+import { goldenTracer, matchesGolden } from '../helpers/golden-trace.js';
 import { dump, dumpDir, plain, tempDir } from './fixtures/checkpoint-fixtures.js';
-
-const GOLDEN = new URL('testdata/backup-to.trace', import.meta.url);
-
-/** Reads of data and handle closes say nothing about the protocol; everything else is kept. */
-const NOISE = /^(read|readFile|fstat|readdir|close) /;
-
-/**
- * Wraps a file system (and the handles it opens) to count calls in flight, so the test can
- * wait until background work has settled before and after the call under test.
- */
-function tracked(inner: FileSystem): { fs: FileSystem; settled(): Promise<void> } {
-  let inflight = 0;
-  const wrap = <T extends object>(target: T): T =>
-    new Proxy(target, {
-      get(obj, prop) {
-        const value: unknown = Reflect.get(obj, prop, obj);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          const out: unknown = value.apply(obj, args);
-          if (!(out instanceof Promise)) return out;
-          inflight++;
-          return out.then(
-            (v: unknown) => {
-              inflight--;
-              return prop === 'open' ? wrap(v as object) : v;
-            },
-            (err: unknown) => {
-              inflight--;
-              throw err;
-            },
-          );
-        };
-      },
-    });
-  return {
-    fs: wrap(inner),
-    // A continuation issues its next call in the microtasks right after the previous one
-    // resolves, so several quiet event-loop turns in a row mean nothing is left running.
-    async settled() {
-      for (let quiet = 0; quiet < 5; ) {
-        await new Promise((r) => setImmediate(r));
-        quiet = inflight === 0 ? quiet + 1 : 0;
-      }
-    },
-  };
-}
 
 /**
  * Splits the trace into the source journal's background calls (those only on its files
@@ -85,10 +38,8 @@ function normalise(lines: string[]): string[] {
 
 t.test('backupTo makes exactly the golden sequence of file-system calls', async (t) => {
   const root = await tempDir(t, 'cairn-golden-');
-  const { fs: inner, settled } = tracked(defaultFileSystem());
-  const rewrite = replaceRoot(root);
-  const fs = new FaultFileSystem(inner, { rewritePath: (p) => rewrite(p).replace(/\.tmp-[0-9a-f]+/, '.tmp-<staging>') });
-  const ks = await Keyspace.open(join(root, 'src'), { fs });
+  const tracer = goldenTracer(root);
+  const ks = await Keyspace.open(join(root, 'src'), { fs: tracer.fs });
   const users = await ks.partition('users');
   const orders = await ks.partition('orders');
   for (let i = 0; i < 20; i++) {
@@ -98,20 +49,12 @@ t.test('backupTo makes exactly the golden sequence of file-system calls', async 
   await users.delete('user3');
   await ks.flush();
   for (let i = 0; i < 5; i++) await users.put(`late${i}`, `v${i}`);
-  await settled();
-  fs.clearTrace();
+  await tracer.start();
 
   const dest = join(root, 'backups', 'daily', 'cp');
   const info = await ks.backupTo(dest);
-  await settled();
-  const raw = fs.trace().filter((l) => !NOISE.test(l));
-  const actual = `${normalise(raw).join('\n')}\n`;
-
-  if (process.env.CAIRN_UPDATE_GOLDEN === '1') {
-    await writeFile(GOLDEN, actual);
-    t.comment('golden trace rewritten');
-  }
-  t.equal(actual, await readFile(GOLDEN, 'utf8'), 'the trace matches testdata/backup-to.trace');
+  const raw = await tracer.lines();
+  await matchesGolden(t, new URL('testdata/backup-to.trace', import.meta.url), normalise(raw));
 
   // Orderings across the concurrent parts that the normalisation hides: the sealed journal
   // is durable before it is linked, and everything in staging is synced before the rename.
@@ -124,4 +67,45 @@ t.test('backupTo makes exactly the golden sequence of file-system calls', async 
   t.same(plain((await dumpDir(dest)).data), plain(await dump(ks)), 'and the checkpoint it made is right');
   t.equal(info.filesLinked, 3);
   await ks.close();
+});
+
+t.test('the offline snapshot makes exactly the golden sequence of file-system calls', async (t) => {
+  const root = await tempDir(t, 'cairn-golden-');
+  const src = join(root, 'src');
+  // Segments in two partitions, a sealed journal still needed (it holds the late writes)
+  // and a newest one. A checkpoint's cut is what seals a journal file at a known point;
+  // size-based switches would seal at points that vary with timing.
+  const ks = await Keyspace.open(src);
+  const users = await ks.partition('users');
+  const orders = await ks.partition('orders');
+  for (let i = 0; i < 40; i++) {
+    await users.put(`user${i}`, `name${i}`);
+    await orders.put(`order${i}`, `amount${i * 7}`);
+  }
+  await ks.flush();
+  for (let i = 0; i < 10; i++) await users.put(`late${i}`, `v${i}`);
+  await ks.backupTo(join(root, 'seal'));
+  for (let i = 0; i < 10; i++) await orders.put(`newest${i}`, `v${i}`);
+  const expected = plain(await dump(ks));
+  await ks.close();
+
+  const tracer = goldenTracer(root);
+  await tracer.start();
+  const dest = join(root, 'snapshots', 'snap');
+  const info = await snapshotKeyspace(tracer.fs, src, dest);
+  const lines = await tracer.lines();
+  await matchesGolden(t, new URL('testdata/offline-snapshot.trace', import.meta.url), lines);
+
+  // What the trace must show whatever else changes: the source is locked throughout, only
+  // immutable files are linked, the newest journal is copied (its valid prefix), and
+  // everything is durable before the rename publishes it.
+  t.match(lines[lines.findIndex((l) => l.startsWith('lock '))], /^lock <root>\/src\/LOCK/);
+  t.equal(lines[lines.length - 1], 'unlock <root>/src/LOCK', 'the LOCK is released last');
+  const links = lines.filter((l) => /^link /.test(l));
+  t.ok(links.length > 0 && links.every((l) => /\.(sst|jnl) -> /.test(l)), 'segments and sealed journals are linked');
+  t.ok(lines.some((l) => /^copy <root>\/src\/journal\/\d+\.jnl -> .* \(limit \d+\)$/.test(l)), 'the newest journal is copied, only its valid prefix');
+  const rename = lines.indexOf('rename <root>/snapshots/snap.tmp-<staging> -> <root>/snapshots/snap');
+  t.ok(rename > lines.findLastIndex((l) => l.startsWith('syncDir <root>/snapshots/snap.tmp-<staging>')), 'staging is synced before the rename');
+  t.same(plain((await dumpDir(dest)).data), expected, 'and the snapshot it made is right');
+  t.ok(info.filesLinked > 0 && info.filesCopied > 0);
 });

@@ -1,12 +1,8 @@
 // Helpers for the CLI tests: run the compiled `cairn` (dist/cli/main.js) as a child
-// process, build keyspaces through the public API, and read them back for comparison.
-// `npm test` builds dist/ first; run `npx tsc -p tsconfig.build.json` before a lone tap run.
+// process. `npm test` builds dist/ first; run `npx tsc -p tsconfig.build.json` before a
+// lone tap run.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Keyspace, type KeyspaceOptions } from '../../lib/index.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
@@ -23,83 +19,4 @@ export function runCairn(args: readonly string[], env: Record<string, string> = 
       else resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
     });
   });
-}
-
-/** Contents as partition -> key -> value (utf8). */
-export type Contents = Map<string, Map<string, string>>;
-
-/**
- * A keyspace with segments in two partitions, several journal files (a small journal file
- * size and a memtable large enough that the last writes stay journal-only), and a delete.
- */
-export async function buildKeyspace(dir: string, options: { valueBytes?: number; keys?: number } & KeyspaceOptions = {}): Promise<Contents> {
-  const { valueBytes = 40, keys = 200, ...ksOptions } = options;
-  const ks = await Keyspace.open(dir, { memtableBytes: 64 * 1024, journalFileBytes: 4096, ...ksOptions });
-  const expected: Contents = new Map();
-  try {
-    for (const name of ['users', 'audit']) {
-      const p = await ks.partition(name);
-      const kv = new Map<string, string>();
-      for (let i = 0; i < keys; i++) {
-        const key = `${name}:${String(i).padStart(5, '0')}`;
-        const value = `${name}-${i}-`.padEnd(valueBytes, String.fromCharCode(97 + (i % 26)));
-        await p.put(key, value);
-        kv.set(key, value);
-      }
-      expected.set(name, kv);
-    }
-    await ks.flush();
-    const users = await ks.partition('users');
-    for (let i = 0; i < 40; i++) {
-      await users.put(`late:${i}`, `late value ${i}`.padEnd(200, '.'));
-      expected.get('users')!.set(`late:${i}`, `late value ${i}`.padEnd(200, '.'));
-    }
-    await users.delete('users:00001');
-    expected.get('users')!.delete('users:00001');
-  } finally {
-    await ks.close();
-  }
-  return expected;
-}
-
-/** Opens `dir` with the public API and reads every partition in full. */
-export async function readKeyspace(dir: string): Promise<Contents> {
-  const ks = await Keyspace.open(dir);
-  try {
-    const out: Contents = new Map();
-    for (const name of ks.partitionNames()) {
-      const kv = new Map<string, string>();
-      for await (const [k, v] of (await ks.partition(name)).entries()) kv.set(k.toString('utf8'), v.toString('utf8'));
-      out.set(name, kv);
-    }
-    return out;
-  } finally {
-    await ks.close();
-  }
-}
-
-/** Every file under `dir` (relative path -> size and sha256), for "nothing changed" checks. */
-export async function fingerprint(dir: string, skip: (rel: string) => boolean = () => false): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  async function walk(d: string): Promise<void> {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      const full = join(d, entry.name);
-      const rel = relative(dir, full);
-      if (skip(rel)) continue;
-      if (entry.isDirectory()) {
-        out.set(`${rel}/`, 'dir');
-        await walk(full);
-      } else {
-        const bytes = await readFile(full);
-        out.set(rel, `${(await stat(full)).size}:${createHash('sha256').update(bytes).digest('hex')}`);
-      }
-    }
-  }
-  await walk(dir);
-  return out;
-}
-
-/** The lock file and the pure-JS lock's pid stamp are not keyspace content. */
-export function isLockFile(rel: string): boolean {
-  return rel === 'LOCK' || rel.startsWith('LOCK.');
 }

@@ -11,7 +11,8 @@ import { ExitCode } from '../../lib/cli/exit-codes.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { readCurrentManifest } from '../../lib/tree/manifest.js';
 import type { InspectReport } from '../../lib/inspect/inspect-keyspace.js';
-import { buildKeyspace, fingerprint, runCairn } from './cli-helpers.js';
+import { runCairn } from './cli-helpers.js';
+import { buildKeyspace, fingerprint } from '../helpers/keyspace-content.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'cairn-cli-inspect-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));

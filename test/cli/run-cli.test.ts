@@ -8,7 +8,7 @@ import { runCli, errorLine } from '../../lib/cli/run-cli.js';
 import type { CliContext } from '../../lib/cli/command.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { CairnError, ErrorCodes } from '../../lib/errors.js';
-import { buildKeyspace } from './cli-helpers.js';
+import { buildKeyspace } from '../helpers/keyspace-content.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'cairn-run-cli-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));

@@ -12,7 +12,8 @@ import { ExitCode } from '../../lib/cli/exit-codes.js';
 import type { OfflineSnapshotResult } from '../../lib/checkpoint/offline-snapshot.js';
 import { JOURNAL_HEADER_BYTES } from '../../lib/journal/record.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
-import { buildKeyspace, fingerprint, isLockFile, readKeyspace, runCairn } from './cli-helpers.js';
+import { runCairn } from './cli-helpers.js';
+import { buildKeyspace, fingerprint, isLockFile, readKeyspace } from '../helpers/keyspace-content.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'cairn-cli-snapshot-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));

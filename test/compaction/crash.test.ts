@@ -23,7 +23,7 @@ import { spawnDist } from '../helpers/spawn-dist.js';
 import { Rng } from '../helpers/rng.js';
 
 const ROUNDS = Number(process.env.CAIRN_COMPACTION_CRASH_ROUNDS ?? 30);
-const child = scriptPath(import.meta.url, 'compaction-crash-child.mjs');
+const child = scriptPath(import.meta.url, 'fixtures/crash-child.mjs');
 const PARTITIONS = ['a', 'b', 'c'];
 const SLOTS = 200;
 

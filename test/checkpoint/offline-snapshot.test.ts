@@ -12,7 +12,7 @@ import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js'
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { lockPath } from '../../lib/layout/file-names.js';
 import { hasCode } from '../../lib/errors.js';
-import { buildKeyspace, fingerprint, isLockFile, readKeyspace } from './cli-helpers.js';
+import { buildKeyspace, fingerprint, isLockFile, readKeyspace } from '../helpers/keyspace-content.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'cairn-offline-snapshot-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));

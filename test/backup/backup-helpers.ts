@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { Keyspace } from '../../lib/index.js';
 import { FileStore } from '../../lib/backup/file-store.js';
 import { scratchDir as scratch, type Teardown } from '../helpers/scratch.js';
+import type { Contents } from '../helpers/keyspace-content.js';
 import type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from '../../lib/backup/store.js';
 
 export async function scratchDir(t: Teardown, name: string): Promise<string> {
@@ -90,9 +91,6 @@ export async function storedKeys(root: string, prefix: 'files' | 'backups' | 'lo
   return names.filter((n) => !n.includes('.tmp-')).map((n) => `${prefix}/${n}`).sort();
 }
 
-/** partition -> key -> value (utf8). */
-export type Contents = Map<string, Map<string, string>>;
-
 interface Write {
   seqno: number;
   partition: string;
@@ -165,21 +163,7 @@ export class Workload {
   }
 }
 
-/** Opens `dir` with the public API and reads every partition in full. */
-export async function readKeyspace(dir: string): Promise<Contents> {
-  const ks = await Keyspace.open(dir);
-  try {
-    const out: Contents = new Map();
-    for (const name of ks.partitionNames()) {
-      const kv = new Map<string, string>();
-      for await (const [k, v] of (await ks.partition(name)).entries()) kv.set(k.toString('utf8'), v.toString('utf8'));
-      out.set(name, kv);
-    }
-    return out;
-  } finally {
-    await ks.close();
-  }
-}
+export { readKeyspace } from '../helpers/keyspace-content.js';
 
 /** Names in `dir` that carry the temp marker (staging or temporary checkpoints left behind). */
 export async function tempNames(dir: string): Promise<string[]> {

@@ -5,24 +5,13 @@
 // the store has its own file system.
 import t from 'tap';
 import { join } from 'node:path';
-import { Keyspace } from '../../lib/index.js';
 import { BackupEngine } from '../../lib/backup/backup-engine.js';
-import { goldenTracer, matchesGolden } from '../helpers/golden-trace.js';
+import { goldenKeyspace, goldenTracer, matchesGolden } from '../helpers/golden-trace.js';
 import { fileStore, readKeyspace, scratchDir } from './backup-helpers.js';
 
 t.test('a restore makes exactly the golden sequence of file-system calls', async (t) => {
   const dir = await scratchDir(t, 'golden-restore');
-  // Segments in two partitions and two journals, sealed at known points (see the offline
-  // snapshot's golden test).
-  const ks = await Keyspace.open(join(dir, 'ks'));
-  const users = await ks.partition('users');
-  const orders = await ks.partition('orders');
-  for (let i = 0; i < 40; i++) {
-    await users.put(`user${i}`, `name${i}`);
-    await orders.put(`order${i}`, `amount${i * 7}`);
-  }
-  await ks.flush();
-  for (let i = 0; i < 10; i++) await users.put(`late${i}`, `v${i}`);
+  const { ks } = await goldenKeyspace(join(dir, 'ks'));
   const store = await fileStore(join(dir, 'store'));
   const { id, seqno } = await new BackupEngine(store).backup(ks);
   await ks.close();

@@ -7,7 +7,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Keyspace } from '../../lib/index.js';
 import { snapshotKeyspace } from '../../lib/checkpoint/offline-snapshot.js';
-import { goldenTracer, matchesGolden } from '../helpers/golden-trace.js';
+import { goldenKeyspace, goldenTracer, matchesGolden } from '../helpers/golden-trace.js';
 import { dump, dumpDir, plain, tempDir } from './fixtures/checkpoint-fixtures.js';
 
 /**
@@ -72,18 +72,10 @@ t.test('backupTo makes exactly the golden sequence of file-system calls', async 
 t.test('the offline snapshot makes exactly the golden sequence of file-system calls', async (t) => {
   const root = await tempDir(t, 'cairn-golden-');
   const src = join(root, 'src');
-  // Segments in two partitions, a sealed journal still needed (it holds the late writes)
-  // and a newest one. A checkpoint's cut is what seals a journal file at a known point;
-  // size-based switches would seal at points that vary with timing.
-  const ks = await Keyspace.open(src);
-  const users = await ks.partition('users');
-  const orders = await ks.partition('orders');
-  for (let i = 0; i < 40; i++) {
-    await users.put(`user${i}`, `name${i}`);
-    await orders.put(`order${i}`, `amount${i * 7}`);
-  }
-  await ks.flush();
-  for (let i = 0; i < 10; i++) await users.put(`late${i}`, `v${i}`);
+  // A sealed journal still needed (it holds the late writes) and a newest one. A
+  // checkpoint's cut is what seals a journal file at a known point; size-based switches
+  // would seal at points that vary with timing.
+  const { ks, orders } = await goldenKeyspace(src);
   await ks.backupTo(join(root, 'seal'));
   for (let i = 0; i < 10; i++) await orders.put(`newest${i}`, `v${i}`);
   const expected = plain(await dump(ks));

@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { FaultFileSystem, replaceRoot } from '../../lib/fs/fault-file-system.js';
 import { defaultFileSystem } from '../../lib/fs/index.js';
 import type { FileSystem } from '../../lib/fs/file-system.js';
+import { Keyspace, type Partition } from '../../lib/index.js';
 
 /** Reads of data and handle closes say nothing about a protocol; everything else is kept. */
 const NOISE = /^(read|readFile|fstat|readdir|close) /;
@@ -94,4 +95,22 @@ export async function matchesGolden(t: Test, golden: URL, lines: readonly string
   }
   const name = golden.pathname.split('/').slice(-2).join('/');
   t.equal(actual, await readFile(golden, 'utf8'), `the trace matches ${name}`);
+}
+
+/**
+ * The keyspace a whole-directory trace starts from, the same every run: a segment in each
+ * of two partitions (`users`, `orders`), then writes that are only in the journal. The
+ * caller closes it.
+ */
+export async function goldenKeyspace(dir: string): Promise<{ ks: Keyspace; users: Partition; orders: Partition }> {
+  const ks = await Keyspace.open(dir);
+  const users = await ks.partition('users');
+  const orders = await ks.partition('orders');
+  for (let i = 0; i < 40; i++) {
+    await users.put(`user${i}`, `name${i}`);
+    await orders.put(`order${i}`, `amount${i * 7}`);
+  }
+  await ks.flush();
+  for (let i = 0; i < 10; i++) await users.put(`late${i}`, `v${i}`);
+  return { ks, users, orders };
 }

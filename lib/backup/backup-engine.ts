@@ -10,7 +10,7 @@ import type { Keyspace } from '../keyspace/keyspace.js';
 import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
 import { hashFile } from './file-streams.js';
-import { sharedHashPool } from './hash-pool.js';
+import { copyHashedOnWorker, hashOnWorker } from './hash-job.js';
 import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
@@ -70,8 +70,8 @@ export class BackupEngine {
       fs,
       // Hashing is the CPU of a backup and of a restore: on worker threads (every core, the
       // event loop free), except with an injected file system, which a thread cannot share.
-      hashFile: o.fs === undefined ? (path, signal, onBytes) => sharedHashPool().hash(path, signal, onBytes) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
-      copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => sharedHashPool().copyHashed(from, to, signal, onBytes) : undefined,
+      hashFile: o.fs === undefined ? (path, signal, onBytes) => hashOnWorker(path, { signal, onBytes }) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
+      copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => copyHashedOnWorker(from, to, { signal, onBytes }) : undefined,
       clock: o.clock ?? Date.now,
       leaseTtlMs: duration(o.leaseTtlMs, 'options.leaseTtlMs', DEFAULT_LEASE_TTL_MS, 1),
       graceMs: duration(o.graceMs, 'options.graceMs', DEFAULT_GRACE_MS, 0),

@@ -17,7 +17,7 @@ import { type CompactionStrategy } from '../compaction/choice.js';
 import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
 import { runMerge } from '../compaction/run-merge.js';
-import { CompactionWorkerPool } from '../compaction/worker-pool.js';
+import { mergeOnWorker } from '../compaction/merge-job.js';
 import { type CheckpointOptions, type CheckpointPlan, type CheckpointResult, destinationExists, writeCheckpoint } from '../checkpoint/checkpoint.js';
 import {
   backupStagingPrefix,
@@ -226,7 +226,7 @@ export class Keyspace {
         strategy: resolved.strategy,
         // Merges run on a worker thread, except with an injected file system (tests, fault
         // injection), which a worker cannot share: then in-process, through that seam.
-        merge: (job) => (resolved.inProcessMerges ? runMerge(fs, job) : sharedCompactionPool().merge(job)),
+        merge: (job) => (resolved.inProcessMerges ? runMerge(fs, job) : mergeOnWorker(job)),
       },
     };
     try {
@@ -636,19 +636,6 @@ export class Keyspace {
     }
     this.#trees.set(name, tree);
   }
-}
-
-/**
- * One pool of compaction threads for the whole process, started on first use: keyspaces
- * share it (a process with many keyspaces still runs at most that many merges at once)
- * and opening a keyspace never pays for starting threads. Idle workers do not keep the
- * process alive.
- */
-let compactionPool: CompactionWorkerPool | undefined;
-
-function sharedCompactionPool(): CompactionWorkerPool {
-  compactionPool ??= new CompactionWorkerPool();
-  return compactionPool;
 }
 
 function resolveOptions(input: unknown): ResolvedOptions {

@@ -87,7 +87,7 @@ export interface PartitionStats {
   liveVersions: number;
 }
 
-/** Compactions one tree runs at once (the shared worker pool has two threads). */
+/** Compactions one tree runs at once (they share the process's worker pool with every other tree). */
 const MAX_CONCURRENT_COMPACTIONS = 2;
 /** A flush encodes on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;

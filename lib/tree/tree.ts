@@ -89,6 +89,8 @@ export interface PartitionStats {
 
 /** Compactions one tree runs at once (they share the process's worker pool with every other tree). */
 const MAX_CONCURRENT_COMPACTIONS = 2;
+/** setTimeout's longest delay; a later wake-up is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A flush encodes on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;
 
@@ -112,6 +114,8 @@ export class Tree {
   private compactionBackoff = false;
   private lastCompactionError: unknown;
   private compactionsDone = 0;
+  /** Wakes scheduleCompaction when the strategy's choice changes with time alone (FIFO expiry). */
+  private wakeTimer: NodeJS.Timeout | undefined;
   /** Serialises version installs (flushes and compactions both write manifests). */
   private installing: Promise<void> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
@@ -167,6 +171,9 @@ export class Tree {
       for (const reader of readers.values()) await reader.close();
       throw err;
     }
+    // A manifest of an older cairn does not date its segments: each segment's properties
+    // block does, exactly (the writer records it). The next manifest written records it.
+    for (const s of state.levels.flat()) s.createdAt ??= readers.get(s.fileNumber)?.properties.createdAt;
     return new Tree(host, root, name, id, options, state, manifestNumber, readers);
   }
 
@@ -299,6 +306,7 @@ export class Tree {
   /** Waits for a running flush, then closes every segment reader. Memtables are dropped: the journal has them. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.wakeTimer);
     this.compactionAbort.abort();
     while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
     while (this.compactions.size > 0) await Promise.allSettled([...this.compactions.keys()]);
@@ -405,8 +413,12 @@ export class Tree {
    */
   scheduleCompaction(): void {
     while (this.compactions.size < MAX_CONCURRENT_COMPACTIONS && !this.closed && this.failure === undefined && !this.compactionBackoff) {
-      const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() });
-      if (choice.kind === 'none') return;
+      const now = Date.now();
+      const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now });
+      if (choice.kind === 'none') {
+        this.wakeAtNextChange(now);
+        return;
+      }
       const files = choiceFiles(choice);
       const running: Promise<void> = this.compact(choice)
         .then(
@@ -463,6 +475,23 @@ export class Tree {
       throw err;
     }
     await this.commitVersion((state) => applyChoice(state, choice, outputs), readers);
+  }
+
+  /**
+   * Sets the timer for the strategy's next change of mind with no new version (a segment
+   * reaching its TTL), so that an idle tree still drops expired data. Unref'd: it never
+   * keeps the process alive.
+   */
+  private wakeAtNextChange(now: number): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    const at = this.host.compaction.strategy.nextChangeAt?.(this.current.state, now);
+    if (at === undefined) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.scheduleCompaction();
+    }, Math.min(at - now, MAX_TIMER_MS));
+    this.wakeTimer.unref();
   }
 
   /** A failed merge left nothing behind: retry after the next flush. (A failed install has already poisoned.) */

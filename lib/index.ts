@@ -1,5 +1,5 @@
 // cairn's public face: the keyspace API of docs (ARCHITECTURE §5) and the error type.
-export { Keyspace, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
+export { Keyspace, type BackgroundError, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
 export type { PartitionStats } from './tree/tree.js';
 export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './checkpoint/checkpoint.js';
 export { Partition, type ReadOptions, type IteratorOptions } from './keyspace/partition.js';

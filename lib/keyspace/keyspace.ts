@@ -5,14 +5,14 @@ import * as path from 'node:path';
 import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
-import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
+import { CairnError, ErrorCodes, hasCode, type SystemError, throwIfAborted } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { BlockCache } from '../segment/block-cache.js';
 import { Journal } from '../journal/journal.js';
 import { encodeBatch, type BatchOp } from '../journal/record.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { JOURNAL_HEADER_BYTES } from '../journal/record.js';
-import { Tree, type PartitionStats, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
+import { type BackgroundFailure, Tree, type PartitionStats, type ReadView, type TreeHost, type TreeOptions } from '../tree/tree.js';
 import { type CompactionStrategy } from '../compaction/choice.js';
 import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
@@ -64,6 +64,31 @@ export interface KeyspaceOptions {
   bloomBitsPerKey?: number;
   /** How segments are compacted. Default: leveled with its defaults. */
   compaction?: CompactionOptions;
+  /**
+   * Called when a flush or compaction fails for a reason other than a failed write or
+   * fsync (which poisons the keyspace instead: CAIRN_POISONED); the work is retried with
+   * back-off. Without it such a failure is only kept in `stats().lastBackgroundError`:
+   * nothing is thrown and no unhandled 'error' event can end the process. An exception
+   * the callback throws becomes a process warning.
+   */
+  onBackgroundError?: (error: BackgroundError) => void;
+}
+
+/** A flush or compaction that failed and will be retried (see KeyspaceOptions.onBackgroundError). */
+export interface BackgroundError {
+  operation: 'flush' | 'compaction';
+  partition: string;
+  /** The error's code, when it has one ('ENOENT', 'CAIRN_CORRUPTION', …). */
+  code: string | undefined;
+  message: string;
+  /** The error itself, its own cause chain included. */
+  cause: unknown;
+  /** When it failed: milliseconds since the epoch. */
+  time: number;
+  /** Consecutive failures of this operation in this partition, this one included. */
+  attempt: number;
+  /** The operation is tried again after this many milliseconds. */
+  retryInMs: number;
 }
 
 /**
@@ -98,6 +123,8 @@ export interface KeyspaceStats {
   backPressure: { stalledWrites: number; stalledMs: number };
   snapshots: number;
   checkpointsInProgress: number;
+  /** The latest failure of a flush or compaction that is being retried, if any ever happened. */
+  lastBackgroundError: BackgroundError | undefined;
 }
 
 /** Options of one write. */
@@ -113,6 +140,7 @@ interface ResolvedOptions extends TreeOptions {
   journalFileBytes: number;
   maxJournalBytes: number;
   blockCacheBytes: number;
+  onBackgroundError: ((error: BackgroundError) => void) | undefined;
 }
 
 /** One operation of a write, resolved to its tree; also what the journal record encodes. */
@@ -143,7 +171,9 @@ export class Keyspace {
   #nextSeqno: number;
   /** Highest seqno applied to the memtables: what a new reader sees. */
   #visibleSeqno: number;
-  #poisoned: unknown;
+  /** Set by a failed write or fsync: what failed, and how. */
+  #poisoned: { cause: unknown; operation: string } | undefined;
+  #lastBackgroundError: BackgroundError | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   /** Time writers spent waiting for flushes (back-pressure), and how many writes waited. */
@@ -220,7 +250,10 @@ export class Keyspace {
       fs,
       cache,
       nextCacheId: () => ++cacheIds,
-      poison: (err) => keyspace?.poison(err),
+      poison: (err, operation) => keyspace?.poison(err, operation),
+      backgroundError: (failure) => {
+        if (keyspace !== undefined) keyspace.#reportBackgroundError(failure);
+      },
       flushed: () => keyspace?.collectJournals(),
       compaction: {
         strategy: resolved.strategy,
@@ -308,7 +341,7 @@ export class Keyspace {
         this.#meta.partitions[name] = record;
         // The rewrite may have failed after its rename (in the directory fsync), so the
         // registry on disk is unknown until a reopen reads it: like a failed fsync, poison.
-        this.poison(err);
+        this.poison(err, `rewriting ${KEYSPACE_FILE} to delete partition "${name}"`);
         throw err;
       }
       this.#trees.delete(name);
@@ -340,6 +373,7 @@ export class Keyspace {
       backPressure: { stalledWrites: this.#stalls, stalledMs: this.#stalledMs },
       snapshots: this.#snapshots.size,
       checkpointsInProgress: this.#checkpoints,
+      lastBackgroundError: this.#lastBackgroundError,
     };
   }
 
@@ -572,13 +606,33 @@ export class Keyspace {
 
   readonly #appendFailed = (err: unknown): never => {
     this.#appended();
-    if (hasCode(err, ErrorCodes.POISONED)) this.poison((err as Error).cause ?? err);
+    if (hasCode(err, ErrorCodes.POISONED)) this.poison((err as Error).cause ?? err, 'a write to the journal');
     throw err;
   };
 
-  /** @internal Marks the keyspace unwritable after a failed fsync, flush or manifest write. */
-  poison(cause: unknown): void {
-    this.#poisoned ??= cause;
+  /** @internal Marks the keyspace unwritable after a failed fsync, flush or manifest write; `operation` says what failed. */
+  poison(cause: unknown, operation: string): void {
+    this.#poisoned ??= { cause, operation };
+  }
+
+  /** Keeps the failure for stats() and tells the application's callback, which must not be able to break the retry. */
+  #reportBackgroundError({ operation, partition, error, attempt, retryInMs }: BackgroundFailure): void {
+    const report: BackgroundError = {
+      operation,
+      partition,
+      code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined,
+      message: error instanceof Error ? error.message : String(error),
+      cause: error,
+      time: Date.now(),
+      attempt,
+      retryInMs,
+    };
+    this.#lastBackgroundError = report;
+    try {
+      this.#options.onBackgroundError?.(report);
+    } catch (err) {
+      process.emitWarning(`cairn: onBackgroundError threw: ${err instanceof Error ? err.message : String(err)}`, { code: 'CAIRN_BACKGROUND_ERROR_LISTENER', detail: String(report.message) });
+    }
   }
 
   /** @internal */
@@ -603,7 +657,11 @@ export class Keyspace {
   #checkWritable(): void {
     this.#checkOpen();
     if (this.#poisoned !== undefined) {
-      throw new CairnError(ErrorCodes.POISONED, 'An earlier write failed to reach the disk; reopen the keyspace', { cause: this.#poisoned });
+      const { cause, operation } = this.#poisoned;
+      throw new CairnError(ErrorCodes.POISONED, `Writes are refused since ${operation} failed to reach the disk (${describeFailure(cause)}); reopen the keyspace`, {
+        cause,
+        details: { operation },
+      });
     }
   }
 
@@ -631,7 +689,7 @@ export class Keyspace {
       await tree.close();
       // As in deletePartition: the registry on disk is unknown until reopen. Nothing is
       // deleted here; the next open removes the directory if the registry does not name it.
-      this.poison(err);
+      this.poison(err, `rewriting ${KEYSPACE_FILE} to create partition "${name}"`);
       throw err;
     }
     this.#trees.set(name, tree);
@@ -643,6 +701,7 @@ function resolveOptions(input: unknown): ResolvedOptions {
   if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
     throw new TypeError('options.fs must be a FileSystem');
   }
+  if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') throw new TypeError('options.onBackgroundError must be a function');
   const c = optionsObject<CompactionOptions>(o.compaction, 'compaction');
   const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
   const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
@@ -660,7 +719,16 @@ function resolveOptions(input: unknown): ResolvedOptions {
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
+    onBackgroundError: o.onBackgroundError,
   };
+}
+
+/** What went wrong, in a few words: a system error's code, call and file, or the message. */
+function describeFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const { code, syscall, path: file } = err as Partial<SystemError>;
+  if (typeof code === 'string' && typeof syscall === 'string') return `${code} in ${syscall}${file === undefined ? '' : ` of ${file}`}`;
+  return err.message;
 }
 
 /** A new keyspace: directories first, keyspace.json last (its presence marks a complete keyspace). */

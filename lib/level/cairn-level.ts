@@ -26,6 +26,7 @@ const KEYSPACE_OPTION_NAMES = Object.keys({
   blockSize: true,
   bloomBitsPerKey: true,
   compaction: true,
+  onBackgroundError: true,
 } satisfies Record<keyof KeyspaceOptions, true>) as (keyof KeyspaceOptions)[];
 
 /** Keys of clear() are deleted in batches of this many, each one atomic journal record. */

@@ -35,7 +35,7 @@ import {
   PARTITIONS_DIR,
 } from './file-names.js';
 import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from './keyspace-meta.js';
-import { type Durability, optionsObject, positiveInteger, toDurability } from './arguments.js';
+import { type Durability, optionNames, optionsObject, positiveInteger, toDurability } from './arguments.js';
 import { Partition } from './partition.js';
 import { Snapshot } from './snapshot.js';
 import { WriteBatch } from './write-batch.js';
@@ -143,6 +143,26 @@ interface ResolvedOptions extends TreeOptions {
   onBackgroundError: ((error: BackgroundError) => void) | undefined;
 }
 
+/** Every option Keyspace.open takes (CairnLevel forwards exactly these). */
+export const KEYSPACE_OPTIONS = optionNames<KeyspaceOptions>({
+  fs: true,
+  durability: true,
+  memtableBytes: true,
+  maxImmutableMemtables: true,
+  journalFileBytes: true,
+  maxJournalBytes: true,
+  blockCacheBytes: true,
+  blockSize: true,
+  bloomBitsPerKey: true,
+  compaction: true,
+  onBackgroundError: true,
+});
+const RUN_OPTIONS = optionNames<CompactionRunOptions & { strategy: unknown }>({ strategy: true, level0StopWrites: true, inProcess: true });
+const LEVELED_OPTIONS = [...RUN_OPTIONS, ...optionNames<LeveledConfig>({ level0Trigger: true, baseLevelBytes: true, levelMultiplier: true, maxLevels: true, targetFileBytes: true })];
+const FIFO_OPTIONS = [...RUN_OPTIONS, ...optionNames<FifoConfig>({ maxBytes: true, ttlMs: true })];
+const WRITE_OPTIONS = optionNames<WriteOptions>({ durability: true });
+const CHECKPOINT_OPTIONS = optionNames<CheckpointOptions>({ signal: true, onProgress: true });
+
 /** One operation of a write, resolved to its tree; also what the journal record encodes. */
 export interface TreeOp extends BatchOp {
   tree: Tree;
@@ -227,7 +247,7 @@ export class Keyspace {
   static async open(dir: string, options?: KeyspaceOptions): Promise<Keyspace> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     const resolved = resolveOptions(options);
-    const fs = optionsObject<KeyspaceOptions>(options, 'options').fs ?? defaultFileSystem();
+    const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
 
     const existing = await fs.statOrUndefined(root);
@@ -382,8 +402,9 @@ export class Keyspace {
     return new WriteBatch(this);
   }
 
-  /** A consistent read view of every partition as of now. Release it when done. */
-  snapshot(): Snapshot {
+  /** A consistent read view of every partition as of now. Release it when done. No options yet: any name is a RangeError. */
+  snapshot(options?: Record<string, never>): Snapshot {
+    optionsObject(options, 'options', []);
     this.#checkOpen();
     const snap = new Snapshot(this, this.#visibleSeqno, this.#trees);
     this.#snapshots.add(snap);
@@ -458,7 +479,7 @@ export class Keyspace {
    */
   async backupTo(dest: string, options?: CheckpointOptions): Promise<CheckpointResult> {
     if (typeof dest !== 'string' || dest.length === 0) throw new TypeError('dest must be a non-empty string');
-    const opts = optionsObject<CheckpointOptions>(options, 'options');
+    const opts = optionsObject<CheckpointOptions>(options, 'options', CHECKPOINT_OPTIONS);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
     const startedAt = performance.now();
@@ -555,7 +576,7 @@ export class Keyspace {
    */
   _write(ops: TreeOp[], options: WriteOptions | undefined): Promise<void> {
     try {
-      const durability = options === undefined ? this.#options.durability : toDurability(options.durability, this.#options.durability);
+      const durability = options === undefined ? this.#options.durability : toDurability(optionsObject<WriteOptions>(options, 'options', WRITE_OPTIONS).durability, this.#options.durability);
       this.#checkWritable();
       for (let i = 0; i < ops.length; i++) {
         if (ops[i].tree.waitForRoom() !== undefined) return this.#writeWhenRoom(ops, durability);
@@ -697,12 +718,16 @@ export class Keyspace {
 }
 
 function resolveOptions(input: unknown): ResolvedOptions {
-  const o = optionsObject<KeyspaceOptions>(input, 'options');
+  const o = optionsObject<KeyspaceOptions>(input, 'options', KEYSPACE_OPTIONS);
   if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
     throw new TypeError('options.fs must be a FileSystem');
   }
   if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') throw new TypeError('options.onBackgroundError must be a function');
-  const c = optionsObject<CompactionOptions>(o.compaction, 'compaction');
+  const strategyName = (o.compaction as { strategy?: unknown } | undefined)?.strategy;
+  if (strategyName !== undefined && strategyName !== 'leveled' && strategyName !== 'fifo') {
+    throw new RangeError(`options.compaction.strategy must be 'leveled' or 'fifo' (got ${JSON.stringify(strategyName)})`);
+  }
+  const c = optionsObject<CompactionOptions>(o.compaction, 'options.compaction', strategyName === 'fifo' ? FIFO_OPTIONS : LEVELED_OPTIONS);
   const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
   const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
   return {

@@ -4,7 +4,7 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, type RangeOptions, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, RANGE_OPTIONS, type RangeOptions, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace, WriteOptions } from './keyspace.js';
 import { EntryIterator, type IteratorShape } from './entry-iterator.js';
 import type { Snapshot } from './snapshot.js';
@@ -17,6 +17,9 @@ export interface ReadOptions {
 }
 
 export interface IteratorOptions extends RangeOptions, ReadOptions {}
+
+const READ_OPTIONS = optionNames<ReadOptions>({ snapshot: true });
+const ITERATOR_OPTIONS = [...RANGE_OPTIONS, ...READ_OPTIONS];
 
 export class Partition {
   readonly #keyspace: Keyspace;
@@ -95,7 +98,7 @@ export class Partition {
   }
 
   #iterate(input: unknown, shape: IteratorShape): EntryIterator {
-    const options = optionsObject<IteratorOptions>(input, 'options');
+    const options = optionsObject<IteratorOptions>(input, 'options', ITERATOR_OPTIONS);
     const { range, limit } = toRange(options);
     this.#checkUsable();
     const snapshot = options.snapshot;
@@ -109,7 +112,7 @@ export class Partition {
   #lookup(key: Buffer, input: unknown) {
     this.#checkUsable();
     if (input === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
-    const snapshot = optionsObject<ReadOptions>(input, 'options').snapshot;
+    const snapshot = optionsObject<ReadOptions>(input, 'options', READ_OPTIONS).snapshot;
     if (snapshot === undefined) return this.#tree.get(key, this.#keyspace._visibleSeqno);
     const view = snapshot._viewOf(this.#keyspace, this.#tree);
     return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);

@@ -6,6 +6,7 @@ import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'a
 import { CairnError, ErrorCodes, Keyspace, Partition, type KeyspaceOptions, type ReadOptions, type Snapshot, type WriteOptions } from '../index.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { isValidPartitionName, keyspaceFilePath } from '../keyspace/file-names.js';
+import { KEYSPACE_OPTIONS } from '../keyspace/keyspace.js';
 import { CairnIterator, CairnKeyIterator, CairnValueIterator, decode, type Format, type PrivateIteratorOptions } from './iterators.js';
 import { RangeCursor, type LevelKey, type LevelRange, type Shape } from './range-cursor.js';
 
@@ -13,21 +14,6 @@ export interface CairnLevelOptions<K, V> extends AbstractDatabaseOptions<K, V>, 
   /** The partition this database reads and writes. Default 'default'. */
   partition?: string;
 }
-
-/** Keyspace options picked out of the constructor options; typed so a new KeyspaceOptions field is not forgotten. */
-const KEYSPACE_OPTION_NAMES = Object.keys({
-  fs: true,
-  durability: true,
-  memtableBytes: true,
-  maxImmutableMemtables: true,
-  journalFileBytes: true,
-  maxJournalBytes: true,
-  blockCacheBytes: true,
-  blockSize: true,
-  bloomBitsPerKey: true,
-  compaction: true,
-  onBackgroundError: true,
-} satisfies Record<keyof KeyspaceOptions, true>) as (keyof KeyspaceOptions)[];
 
 /** Keys of clear() are deleted in batches of this many, each one atomic journal record. */
 const CLEAR_BATCH = 1000;
@@ -88,6 +74,9 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   /** Opens (creating when missing) the keyspace at `location` in open(); close() closes it. */
   constructor(location: string, options?: CairnLevelOptions<KDefault, VDefault>) {
     if (typeof location !== 'string' || location.length === 0) throw new TypeError('location must be a non-empty string');
+    // Other names are not refused: abstract-level forwards any option to open() and its
+    // hooks (userland options, which its compliance suite checks). Keyspace.open refuses
+    // unknown names inside the keyspace options it is given (compaction's).
     const partition = options?.partition ?? 'default';
     if (typeof partition !== 'string' || !isValidPartitionName(partition)) {
       throw new TypeError(`partition must be a valid partition name (got ${JSON.stringify(partition)})`);
@@ -108,8 +97,9 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
     this.location = location;
     this.#partitionName = partition;
     const keyspaceOptions: Record<string, unknown> = {};
-    for (const name of KEYSPACE_OPTION_NAMES) {
-      if (options?.[name] !== undefined) keyspaceOptions[name] = options[name];
+    for (const name of KEYSPACE_OPTIONS) {
+      const value = (options as Record<string, unknown> | undefined)?.[name];
+      if (value !== undefined) keyspaceOptions[name] = value;
     }
     this.#keyspaceOptions = keyspaceOptions as KeyspaceOptions;
   }
@@ -120,6 +110,8 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
    */
   static fromPartition<K = string, V = string>(keyspace: Keyspace, partition: Partition | string, options?: AbstractDatabaseOptions<K, V>): CairnLevel<K, V> {
     if (!(keyspace instanceof Keyspace)) throw new TypeError('keyspace must be an open Keyspace');
+    const misplaced = KEYSPACE_OPTIONS.find((name) => (options as Record<string, unknown> | undefined)?.[name] !== undefined);
+    if (misplaced !== undefined) throw new RangeError(`options.${misplaced} is not an option here: the keyspace is already open`);
     const given = partition instanceof Partition ? partition : undefined;
     if (given === undefined && typeof partition !== 'string') throw new TypeError('partition must be a Partition or a partition name');
     const db = new CairnLevel<K, V>(keyspace.path, { ...options, partition: given?.name ?? (partition as string) });

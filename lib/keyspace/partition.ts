@@ -104,9 +104,9 @@ export class Partition {
     const snapshot = options.snapshot;
     if (snapshot !== undefined) {
       const view = snapshot._viewOf(this.#keyspace, this.#tree);
-      return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true);
+      return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true, this.#checkOpen);
     }
-    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#keyspace._visibleSeqno, range, limit, shape, false);
+    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#keyspace._visibleSeqno, range, limit, shape, false, this.#checkOpen);
   }
 
   #lookup(key: Buffer, input: unknown) {
@@ -129,6 +129,8 @@ export class Partition {
   _markDeleted(): void {
     this.#deleted = true;
   }
+
+  readonly #checkOpen = (): void => this.#keyspace._checkOpen();
 
   #checkUsable(): void {
     this.#keyspace._checkOpen();

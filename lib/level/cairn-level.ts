@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
 import { CairnError, ErrorCodes, Keyspace, Partition, type KeyspaceOptions, type ReadOptions, type Snapshot, type WriteOptions } from '../index.js';
+import { hasCode } from '../errors.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { isValidPartitionName, keyspaceFilePath } from '../keyspace/file-names.js';
 import { KEYSPACE_OPTIONS } from '../keyspace/keyspace.js';
@@ -131,7 +132,12 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
       return;
     }
     if (!options.createIfMissing || options.errorIfExists) await this.#checkExistence(options);
-    const keyspace = await Keyspace.open(this.location, this.#keyspaceOptions);
+    const keyspace = await Keyspace.open(this.location, this.#keyspaceOptions).catch((err: unknown) => {
+      // abstract-level's code for a database another process or instance holds (its
+      // README, "Errors"; classic-level's too), with cairn's error kept as the cause.
+      if (hasCode(err, ErrorCodes.LOCKED)) throw Object.assign(new Error('The database is locked by another process or instance', { cause: err }), { code: 'LEVEL_LOCKED' });
+      throw err;
+    });
     try {
       if (!options.createIfMissing && !keyspace.partitionNames().includes(this.#partitionName)) {
         throw new CairnError(ErrorCodes.NOT_FOUND, `Partition ${this.#partitionName} does not exist (createIfMissing is false)`, {

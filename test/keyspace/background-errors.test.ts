@@ -9,8 +9,9 @@ import { ErrorCodes } from '../../lib/errors.js';
 import type { FileHandle, OpenMode } from '../../lib/fs/file-system.js';
 import { FaultFileSystem } from '../../lib/fs/fault-file-system.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
-import { type Teardown, scratchDir } from '../helpers/scratch.js';
+import { scratchDir } from '../helpers/scratch.js';
 import { until } from '../helpers/until.js';
+import { unhandledRejections } from '../helpers/unhandled-rejections.js';
 
 /**
  * The seam for a non-I/O failure: the Nth creation of a segment file (a flush's or a
@@ -29,14 +30,6 @@ class BuggyFileSystem extends NodeFileSystem {
     }
     return super.open(path, mode);
   }
-}
-
-function unhandledRejections(t: Teardown): unknown[] {
-  const seen: unknown[] = [];
-  const listener = (reason: unknown): void => void seen.push(reason);
-  process.on('unhandledRejection', listener);
-  t.teardown(() => process.off('unhandledRejection', listener));
-  return seen;
 }
 
 t.test('a bug in a flush is reported and retried; writes go on', async (t) => {

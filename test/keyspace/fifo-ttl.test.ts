@@ -7,19 +7,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as nodePath from 'node:path';
 import { Keyspace } from '../../lib/index.js';
 import { crc32 } from '../../lib/codec/checksum.js';
-import { type Teardown, scratchDir } from '../helpers/scratch.js';
+import { scratchDir } from '../helpers/scratch.js';
 import { until } from '../helpers/until.js';
+import { unhandledRejections } from '../helpers/unhandled-rejections.js';
 
 const TTL_MS = 300;
-
-/** Collects unhandled rejections while a test runs (the defect killed idle processes with one). */
-function unhandledRejections(t: Teardown): unknown[] {
-  const seen: unknown[] = [];
-  const listener = (reason: unknown): void => void seen.push(reason);
-  process.on('unhandledRejection', listener);
-  t.teardown(() => process.off('unhandledRejection', listener));
-  return seen;
-}
 
 async function liveManifest(partitionDir: string): Promise<{ path: string; json: Record<string, unknown> }> {
   const current = await readFile(nodePath.join(partitionDir, 'CURRENT'), 'utf8');

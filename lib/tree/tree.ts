@@ -252,10 +252,19 @@ export class Tree {
       memtables: { count: 1 + this.frozen.length, bytes: this.memtableBytes },
       flushing: this.flushing !== undefined,
       compacting: this.compactions.size > 0,
-      pendingCompactions: this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1,
+      pendingCompactions: this.pendingCompactions(),
       compactionsDone: this.compactionsDone,
       liveVersions: this.versionRefs.size,
     };
+  }
+
+  /** 1 when the strategy would start a compaction now, else 0 (also when it fails: that is reported by the scheduler). */
+  private pendingCompactions(): number {
+    try {
+      return this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1;
+    } catch {
+      return 0;
+    }
   }
 
   /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */

@@ -108,6 +108,19 @@ export function systemError(code: string, syscall: string, options: SystemErrorO
   return err;
 }
 
+/** The system calls whose failure leaves what reached the disk unknown. */
+const WRITE_SYSCALLS: ReadonlySet<string> = new Set(['write', 'fsync', 'fdatasync']);
+
+/**
+ * True for a failed write or fsync (a system error from one of those calls): after one,
+ * what is on disk is unknown and a retried fsync may lie (the PostgreSQL fsync lesson),
+ * so the keyspace must refuse writes. Every other failure of background work (a failed
+ * open or rename, a corrupt input, a bug) leaves the disk as it was and is retried.
+ */
+export function isWriteFailure(err: unknown): err is SystemError {
+  return err instanceof Error && typeof (err as SystemError).code === 'string' && WRITE_SYSCALLS.has((err as SystemError).syscall ?? '');
+}
+
 /** True when `err` carries the given code, whether a CairnError or a Node system error. */
 export function hasCode(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;

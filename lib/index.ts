@@ -6,7 +6,7 @@ import { backupTo } from './checkpoint/checkpoint.js';
 
 provideCheckpointProtocol(backupTo);
 
-export { Keyspace, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
+export { Keyspace, type BackgroundError, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
 export type { PartitionStats } from './tree/tree.js';
 export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './keyspace/checkpoint-source.js';
 export { Partition, type ReadOptions, type IteratorOptions } from './keyspace/partition.js';

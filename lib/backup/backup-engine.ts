@@ -6,11 +6,12 @@
 import { createRequire } from 'node:module';
 import type { FileSystem } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
+import { optionNames, optionsObject } from '../keyspace/arguments.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
 import { hashFile } from './file-streams.js';
-import { sharedHashPool } from './hash-pool.js';
+import { copyHashedOnWorker, hashOnWorker } from './hash-job.js';
 import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
@@ -48,6 +49,12 @@ export interface BackupSummary {
   bytes: number;
 }
 
+const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true });
+const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
+const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, concurrency: true, signal: true, onProgress: true });
+const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true });
+const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
+
 const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
 const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
@@ -60,7 +67,7 @@ export class BackupEngine {
     if (typeof store !== 'object' || store === null || typeof store.put !== 'function' || typeof store.get !== 'function') {
       throw new TypeError('store must be a BackupStore');
     }
-    const o = optionsObject<BackupEngineOptions>(options, 'options');
+    const o = optionsObject<BackupEngineOptions>(options, 'options', ENGINE_OPTIONS);
     if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof o.fs.open !== 'function')) throw new TypeError('options.fs must be a FileSystem');
     if (o.clock !== undefined && typeof o.clock !== 'function') throw new TypeError('options.clock must be a function');
     this.store = store;
@@ -70,8 +77,8 @@ export class BackupEngine {
       fs,
       // Hashing is the CPU of a backup and of a restore: on worker threads (every core, the
       // event loop free), except with an injected file system, which a thread cannot share.
-      hashFile: o.fs === undefined ? (path, signal, onBytes) => sharedHashPool().hash(path, signal, onBytes) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
-      copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => sharedHashPool().copyHashed(from, to, signal, onBytes) : undefined,
+      hashFile: o.fs === undefined ? (path, signal, onBytes) => hashOnWorker(path, { signal, onBytes }) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
+      copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => copyHashedOnWorker(from, to, { signal, onBytes }) : undefined,
       clock: o.clock ?? Date.now,
       leaseTtlMs: duration(o.leaseTtlMs, 'options.leaseTtlMs', DEFAULT_LEASE_TTL_MS, 1),
       graceMs: duration(o.graceMs, 'options.graceMs', DEFAULT_GRACE_MS, 0),
@@ -82,7 +89,7 @@ export class BackupEngine {
   /** Opens the store at `url` (file:///path, a plain absolute path, or s3://bucket/prefix?…); close() closes it. */
   static async open(url: string, options?: BackupEngineOptions): Promise<BackupEngine> {
     if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
-    const o = optionsObject<BackupEngineOptions>(options, 'options');
+    const o = optionsObject<BackupEngineOptions>(options, 'options', ENGINE_OPTIONS);
     const store = await openStore(url, o.fs === undefined ? undefined : { fs: o.fs });
     try {
       const engine = new BackupEngine(store, o);
@@ -97,14 +104,15 @@ export class BackupEngine {
   /** Backs up `ks` (open in this process) incrementally: only content the store lacks is uploaded. */
   backup(ks: Keyspace, options?: BackupOptions): Promise<BackupResult> {
     if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
-    const o = optionsObject<BackupOptions>(options, 'options');
+    const o = optionsObject<BackupOptions>(options, 'options', BACKUP_OPTIONS);
     if (o.label !== undefined && typeof o.label !== 'string') throw new TypeError('options.label must be a string');
     checkCommon(o);
     return takeBackup(this.#ctx, ks, { ...o, concurrency: concurrency(o.concurrency, 4), force: o.force === true });
   }
 
-  /** Every backup in the store, oldest first by creation time. */
-  async list(): Promise<BackupSummary[]> {
+  /** Every backup in the store, oldest first by creation time. No options yet: any name is a RangeError. */
+  async list(options?: Record<string, never>): Promise<BackupSummary[]> {
+    optionsObject(options, 'options', []);
     return (await readAllManifests(this.store)).map(summary);
   }
 
@@ -121,7 +129,7 @@ export class BackupEngine {
   /** Checks that a backup is complete (existence and size; `full`: content hashes). Never throws for a bad object: reports it. */
   async verify(id: string, options?: VerifyOptions): Promise<VerifyResult> {
     const ref = validateBackupRef(id);
-    const o = optionsObject<VerifyOptions>(options, 'options');
+    const o = optionsObject<VerifyOptions>(options, 'options', VERIFY_OPTIONS);
     checkCommon(o);
     const limit = concurrency(o.concurrency, 4);
     const manifest = await resolveManifest(this.store, ref, o.signal);
@@ -132,7 +140,7 @@ export class BackupEngine {
   async restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult> {
     const ref = validateBackupRef(id);
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
-    const o = optionsObject<RestoreOptions>(options, 'options');
+    const o = optionsObject<RestoreOptions>(options, 'options', RESTORE_OPTIONS);
     checkCommon(o);
     const limit = concurrency(o.concurrency, 4);
     const manifest = await resolveManifest(this.store, ref, o.signal);
@@ -145,7 +153,7 @@ export class BackupEngine {
    * no backup is deleted and only unreferenced content is collected.
    */
   prune(options?: PruneOptions): Promise<PruneResult> {
-    const o = optionsObject<PruneOptions>(options, 'options');
+    const o = optionsObject<PruneOptions>(options, 'options', PRUNE_OPTIONS);
     if (o.keepLast !== undefined && (!Number.isSafeInteger(o.keepLast) || o.keepLast < 0)) throw new RangeError('options.keepLast must be a non-negative integer');
     if (o.maxAgeMs !== undefined) duration(o.maxAgeMs, 'options.maxAgeMs', 0, 0);
     checkCommon(o);
@@ -165,12 +173,6 @@ export class BackupEngine {
 
 function summary(m: BackupManifest): BackupSummary {
   return { id: m.id, createdAt: m.createdAt, seqno: m.seqno, label: m.label, keyspaceId: m.keyspaceId, partitions: m.partitions, files: m.totals.files, bytes: m.totals.bytes };
-}
-
-function optionsObject<T extends object>(value: unknown, name: string): Partial<T> {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null) throw new TypeError(`${name} must be an object`);
-  return value as Partial<T>;
 }
 
 function checkCommon(o: { signal?: unknown; onProgress?: unknown; concurrency?: unknown }): void {

@@ -4,6 +4,7 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultFileSystem, mkdirDurable } from '../fs/index.js';
 import type { FileSystem } from '../fs/index.js';
+import { optionNames, optionsObject } from '../keyspace/arguments.js';
 import { FileStore } from './file-store.js';
 import type { BackupStore } from './store.js';
 
@@ -12,18 +13,20 @@ export interface OpenStoreOptions {
   fs?: FileSystem;
 }
 
+const OPEN_STORE_OPTIONS = optionNames<OpenStoreOptions>({ fs: true });
+
 /**
  * Opens the store at `url`: `file:///abs/dir` or `/abs/dir` (the directory is created,
  * durably, when missing) or `s3://bucket/prefix?…` (see parseS3Url; the bucket must exist,
  * else CAIRN_NOT_FOUND). Any other scheme, or a relative path, is a TypeError.
  */
-export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<BackupStore> {
+export async function openStore(url: string, options?: OpenStoreOptions): Promise<BackupStore> {
   if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
-  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  const { fs } = optionsObject<OpenStoreOptions>(options, 'options', OPEN_STORE_OPTIONS);
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     if (!nodePath.isAbsolute(url)) throw new TypeError(`a store path must be absolute or a file:// or s3:// URL (got ${JSON.stringify(url)})`);
-    return openFileStore(url, options.fs);
+    return openFileStore(url, fs);
   }
   if (scheme === 'file') {
     let root: string;
@@ -32,7 +35,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     } catch (err) {
       throw new TypeError(`not a usable file:// URL: ${JSON.stringify(url)}`, { cause: err });
     }
-    return openFileStore(root, options.fs);
+    return openFileStore(root, fs);
   }
   if (scheme === 's3') {
     // Loaded on demand: the AWS SDK costs hundreds of milliseconds to import, which every

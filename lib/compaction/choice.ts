@@ -30,13 +30,18 @@ export interface CompactionContext {
   busy: ReadonlySet<number>;
   /** Milliseconds since the epoch; only time-based strategies (FIFO with a TTL) read it. */
   now?: number;
-  /** Creation time of each segment (its properties block's createdAt), for TTL expiry. */
-  createdAt?: ReadonlyMap<number, number>;
 }
 
 export interface CompactionStrategy {
   readonly name: string;
   choose(state: VersionState, context: CompactionContext): Choice;
+  /**
+   * For a strategy whose choice changes with time alone (FIFO with a TTL): the earliest
+   * time after `now` at which choose() may decide otherwise for this same state, or
+   * undefined when only a new version can change its mind. The tree sets a timer for it,
+   * so that an idle keyspace still expires its data.
+   */
+  nextChangeAt?(state: VersionState, now: number): number | undefined;
 }
 
 export const NO_COMPACTION: Choice = Object.freeze({ kind: 'none' });

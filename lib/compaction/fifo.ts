@@ -37,6 +37,19 @@ export class FifoStrategy implements CompactionStrategy {
   choose(state: VersionState, context: CompactionContext): Choice {
     return chooseFifo(state, this.config, context);
   }
+
+  /** The next expiry of a segment not yet expired (waking early is harmless: the tree asks again). */
+  nextChangeAt(state: VersionState, now: number): number | undefined {
+    if (this.config.ttlMs === 0) return undefined;
+    let next: number | undefined;
+    for (const level of state.levels) {
+      for (const s of level) {
+        const expiry = s.createdAt === undefined ? undefined : s.createdAt + this.config.ttlMs;
+        if (expiry !== undefined && expiry > now && (next === undefined || expiry < next)) next = expiry;
+      }
+    }
+    return next;
+  }
 }
 
 /**
@@ -46,18 +59,13 @@ export class FifoStrategy implements CompactionStrategy {
  * order is the deepest level first (nothing lies beneath it; within it, lowest maxSeqno
  * first), then level 0 from its oldest end. The walk stops at the first segment that is
  * busy or still wanted, since skipping one would break that order.
- * With a TTL, context.now and context.createdAt are required (TypeError otherwise).
+ * With a TTL, context.now is required (TypeError otherwise); a segment expires when it
+ * was created (its descriptor's createdAt) at least ttlMs before it.
  */
 export function chooseFifo(state: VersionState, config: FifoConfig, context: CompactionContext): Choice {
-  const { now, createdAt } = context;
-  if (config.ttlMs > 0 && (now === undefined || createdAt === undefined)) {
-    throw new TypeError('a FIFO strategy with a TTL needs context.now and context.createdAt');
-  }
-  const expired = (s: SegmentDescriptor): boolean => {
-    if (config.ttlMs === 0) return false;
-    const born = createdAt!.get(s.fileNumber);
-    return born !== undefined && now! - born >= config.ttlMs;
-  };
+  const { now } = context;
+  if (config.ttlMs > 0 && now === undefined) throw new TypeError('a FIFO strategy with a TTL needs context.now');
+  const expired = (s: SegmentDescriptor): boolean => config.ttlMs > 0 && s.createdAt !== undefined && now! - s.createdAt >= config.ttlMs;
   let total = 0;
   for (const level of state.levels) for (const s of level) total += s.fileSize;
   const dropped: number[] = [];

@@ -1,14 +1,13 @@
 // The compaction executor: merges input segments into new ones (newest version of each
-// key only, tombstones optionally dropped, split by size), and writes a flush. Pure I/O and
-// CPU with no tree knowledge; one call owns its outputs, so calls may run concurrently
-// (in-process or in a worker) as long as their output file numbers differ.
+// key only, tombstones optionally dropped, split by size). Pure I/O and CPU with no tree
+// knowledge; one call owns its outputs, so calls may run concurrently (in-process or on a
+// worker thread, see merge-job.ts) as long as their output file numbers differ.
 import * as path from 'node:path';
 import { EntryKind, type Entry } from '../codec/entry.js';
 import { throwIfAborted } from '../errors.js';
 import type { FileSystem } from '../fs/file-system.js';
 import { segmentFileName } from '../layout/file-names.js';
 import { BlockCache } from '../segment/block-cache.js';
-import type { SegmentMeta } from '../segment/properties.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import { writeSegment, type WriteSegmentOptions } from '../segment/segment-writer.js';
 import type { SegmentDescriptor } from '../tree/manifest.js';
@@ -90,32 +89,6 @@ export async function runMerge(fs: FileSystem, job: MergeJob): Promise<SegmentDe
   }
 }
 
-/**
- * Writes a flush: `entries` (sorted as compareEntries: key asc, seqno desc) as one new
- * segment at `file`, keeping the newest version of each key, then fsyncs the file's
- * directory. On a failure after the file was written, the file is unlinked.
- */
-export async function runFlush(fs: FileSystem, entries: Iterable<Entry>, file: string, options: WriteSegmentOptions = {}): Promise<SegmentMeta> {
-  const meta = await writeSegment(fs, file, newestVersions(entries), options);
-  try {
-    await fs.syncDir(path.dirname(file));
-  } catch (err) {
-    await fs.unlink(file).catch(() => undefined);
-    throw err;
-  }
-  return meta;
-}
-
-/** Keeps only the newest version of each key of a sorted sequence. */
-export function* newestVersions(entries: Iterable<Entry>): Iterable<Entry> {
-  let last: Buffer | undefined;
-  for (const e of entries) {
-    if (last !== undefined && last.equals(e.key)) continue;
-    last = e.key;
-    yield e;
-  }
-}
-
 /** The merged stream reduced to what a merge writes, with one entry of lookahead. */
 class Survivors {
   private pending: Entry | undefined;
@@ -159,7 +132,7 @@ class Survivors {
   }
 }
 
-/** Argument checks of runMerge (TypeError / RangeError), also run by the pool before a job crosses threads. */
+/** Argument checks of runMerge (TypeError / RangeError), also run by mergeOnWorker before a job crosses threads. */
 export function validateMergeJob(job: MergeJob): void {
   if (typeof job !== 'object' || job === null) throw new TypeError('job must be an object');
   if (!Array.isArray(job.inputs) || job.inputs.length === 0) throw new TypeError('job.inputs must be a non-empty array');

@@ -55,7 +55,7 @@ export interface NativeBinding {
 
 const PACKAGE_NAME = 'cairn';
 
-type LoadState = { binding: NativeBinding } | { error: unknown } | { disabled: true };
+type LoadState = { binding: NativeBinding } | { error: unknown };
 let state: LoadState | undefined;
 
 /**
@@ -75,8 +75,12 @@ export function packageRoot(): string {
   }
 }
 
+/**
+ * CAIRN_NATIVE=0 is not consulted here: it only makes the default file system the
+ * pure-TypeScript one (lib/fs/index.ts, which then never calls this). The addon asked for
+ * by name (a NativeFileSystem, its own tests) still loads.
+ */
 function load(): LoadState {
-  if (process.env.CAIRN_NATIVE === '0') return { disabled: true };
   try {
     const require = createRequire(import.meta.url);
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
@@ -86,17 +90,16 @@ function load(): LoadState {
   }
 }
 
-/** The addon, or undefined when it cannot load or CAIRN_NATIVE=0. Loads once; later calls are cached. */
+/** The addon, or undefined when it cannot load. Loads once; later calls are cached. */
 export function loadNative(): NativeBinding | undefined {
   state ??= load();
   return 'binding' in state ? state.binding : undefined;
 }
 
-/** Why loadNative() returned undefined: the load error, or a note that CAIRN_NATIVE=0; undefined when loaded. */
+/** Why loadNative() returned undefined (the load error); undefined when loaded. */
 export function nativeLoadError(): unknown {
   state ??= load();
-  if ('binding' in state) return undefined;
-  return 'error' in state ? state.error : new Error('disabled by CAIRN_NATIVE=0');
+  return 'binding' in state ? undefined : state.error;
 }
 
 /** The addon, or a CairnError CAIRN_NATIVE_UNAVAILABLE whose cause says why it is missing. */

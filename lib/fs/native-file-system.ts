@@ -57,7 +57,7 @@ export class NativeFileSystem extends NodeFileSystem {
   override readonly kind: string = 'native';
   readonly #native: NativeBinding;
 
-  /** Throws CairnError CAIRN_NATIVE_UNAVAILABLE when the addon cannot load (or CAIRN_NATIVE=0). */
+  /** Throws CairnError CAIRN_NATIVE_UNAVAILABLE when the addon cannot load. */
   constructor(binding: NativeBinding = requireNative()) {
     super();
     this.#native = binding;

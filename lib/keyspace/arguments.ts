@@ -54,9 +54,28 @@ export function positiveInteger(input: unknown, name: string, fallback: number, 
   return input;
 }
 
-export function optionsObject<T extends object>(input: unknown, name: string): Partial<T> {
+/**
+ * The names of an options type, listed once. The parameter's type makes the compiler
+ * reject a list that misses a name or invents one, so a new option cannot be left out of
+ * the check in optionsObject.
+ */
+export function optionNames<T extends object>(names: { [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
+/**
+ * The caller's options object ({} for undefined or null). A name not in `known` is a
+ * RangeError naming it: a misspelt or not yet supported option must not be silently
+ * ignored (a `readOnly: true` that opens a writable keyspace).
+ */
+export function optionsObject<T extends object>(input: unknown, name: string, known: readonly string[]): Partial<T> {
   if (input === undefined || input === null) return {};
   if (typeof input !== 'object') throw new TypeError(`${name} must be an object (got ${describe(input)})`);
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) {
+      throw new RangeError(`${name}.${key} is not an option here (${known.length === 0 ? 'it takes none' : `known: ${known.join(', ')}`})`);
+    }
+  }
   return input as Partial<T>;
 }
 
@@ -70,6 +89,8 @@ export interface RangeOptions {
   /** At most this many entries; -1 or Infinity for no limit. */
   limit?: number;
 }
+
+export const RANGE_OPTIONS = optionNames<RangeOptions>({ gt: true, gte: true, lt: true, lte: true, reverse: true, limit: true });
 
 export function toRange(options: RangeOptions): { range: KeyRange; limit: number } {
   const range: KeyRange = { reverse: false };

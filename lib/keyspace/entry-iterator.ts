@@ -1,6 +1,7 @@
 // The async iterator behind partition.entries()/keys()/values(). It reads one consistent
 // view (taken when it was created, or a snapshot's), holding a reference on that view's
-// files until it ends, is returned from, or its keyspace closes. Main-thread only.
+// files until it ends or is returned from; once its keyspace closes, every read fails
+// with CAIRN_CLOSED. Main-thread only.
 import { MergingCursor, VisibleCursor, type KeyRange } from '../tree/merge.js';
 import { Tree, type ReadView } from '../tree/tree.js';
 
@@ -21,6 +22,8 @@ export class EntryIterator implements AsyncIterableIterator<Item> {
     limit: number,
     private readonly shape: IteratorShape,
     borrowedView: boolean,
+    /** Throws CAIRN_CLOSED once the keyspace is closed. */
+    private readonly checkOpen: () => void,
   ) {
     this.#remaining = limit;
     if (view === undefined) return;
@@ -34,11 +37,21 @@ export class EntryIterator implements AsyncIterableIterator<Item> {
   }
 
   next(): Promise<IteratorResult<Item>> {
-    return Promise.resolve(this.nextSync());
+    try {
+      return Promise.resolve(this.nextSync());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The next item without the promise; for callers that batch. */
   nextSync(): IteratorResult<Item> {
+    try {
+      this.checkOpen();
+    } catch (err) {
+      this.#finish();
+      throw err;
+    }
     if (this.#cursor === undefined || this.#remaining <= 0) return this.#finish();
     const e = this.#cursor.next();
     if (e === undefined) return this.#finish();

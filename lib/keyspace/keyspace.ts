@@ -10,14 +10,14 @@ import { BlockCache } from '../segment/block-cache.js';
 import type { Journal } from '../journal/journal.js';
 import type { PartitionStats, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
-import { CompactionWorkerPool } from '../compaction/worker-pool.js';
+import { mergeOnWorker } from '../compaction/merge-job.js';
 import { isValidPartitionName, lockPath } from '../layout/file-names.js';
-import { optionsObject } from './arguments.js';
+import { optionNames, optionsObject } from './arguments.js';
 import { type CheckpointOptions, type CheckpointResult, checkpointProtocol } from './checkpoint-source.js';
 import { Cutter } from './cut.js';
 import { JournalCollector } from './journal-gc.js';
 import { KeyspaceState } from './keyspace-state.js';
-import { type KeyspaceOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type BackgroundError, type KeyspaceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type Partition, type PartitionContext, markPartitionDeleted, newPartition } from './partition.js';
 import { PartitionRegistry } from './partition-registry.js';
 import { checkKeyspaceDirectory, recoverKeyspace, type Recovered } from './recovery.js';
@@ -25,7 +25,10 @@ import { type Snapshot, newSnapshot } from './snapshot.js';
 import { type WriteBatch, newWriteBatch } from './write-batch.js';
 import { WritePath } from './write-path.js';
 
-export type { CompactionOptions, KeyspaceOptions, WriteOptions } from './options.js';
+export type { BackgroundError, CompactionOptions, KeyspaceOptions, WriteOptions } from './options.js';
+export { KEYSPACE_OPTIONS } from './options.js';
+
+const CHECKPOINT_OPTIONS = optionNames<CheckpointOptions>({ signal: true, onProgress: true });
 
 /** What `ks.stats()` reports. */
 export interface KeyspaceStats {
@@ -40,6 +43,8 @@ export interface KeyspaceStats {
   backPressure: { stalledWrites: number; stalledMs: number };
   snapshots: number;
   checkpointsInProgress: number;
+  /** The latest failure of a flush or compaction that is being retried, if any ever happened. */
+  lastBackgroundError: BackgroundError | undefined;
 }
 
 /** Only Keyspace.open constructs a Keyspace. */
@@ -99,11 +104,11 @@ export class Keyspace {
   static async open(dir: string, options?: KeyspaceOptions): Promise<Keyspace> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     const resolved = resolveOptions(options);
-    const fs = optionsObject<KeyspaceOptions>(options, 'options').fs ?? defaultFileSystem();
+    const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
     const isKeyspace = await checkKeyspaceDirectory(fs, root);
     const lock = await fs.lock(lockPath(root));
-    const state = new KeyspaceState();
+    const state = new KeyspaceState(resolved.onBackgroundError);
     // Flushes start only after the keyspace exists; until then there is nothing to collect.
     let collector: JournalCollector | undefined;
     let cacheIds = 0;
@@ -111,13 +116,14 @@ export class Keyspace {
       fs,
       cache: new BlockCache(resolved.blockCacheBytes),
       nextCacheId: () => ++cacheIds,
-      poison: (err) => state.poison(err),
+      poison: (err, operation) => state.poison(err, operation),
+      backgroundError: (failure) => state.reportBackgroundError(failure),
       flushed: () => collector?.collect(),
       compaction: {
         strategy: resolved.strategy,
         // Merges run on a worker thread, except with an injected file system (tests, fault
         // injection), which a worker cannot share: then in-process, through that seam.
-        merge: (job) => (resolved.inProcessMerges ? runMerge(fs, job) : sharedCompactionPool().merge(job)),
+        merge: (job) => (resolved.inProcessMerges ? runMerge(fs, job) : mergeOnWorker(job)),
       },
     };
     try {
@@ -203,6 +209,7 @@ export class Keyspace {
       backPressure: this.#writes.backPressure,
       snapshots: this.#snapshots.size,
       checkpointsInProgress: this.#cutter.inProgress,
+      lastBackgroundError: this.#state.lastBackgroundError,
     };
   }
 
@@ -211,8 +218,9 @@ export class Keyspace {
     return newWriteBatch(this, this.#writes);
   }
 
-  /** A consistent read view of every partition as of now. Release it when done. */
-  snapshot(): Snapshot {
+  /** A consistent read view of every partition as of now. Release it when done. No options yet: any name is a RangeError. */
+  snapshot(options?: Record<string, never>): Snapshot {
+    optionsObject(options, 'options', []);
     this.#state.checkOpen();
     const snap = newSnapshot(this, this.#writes.visibleSeqno, this.#registry.trees, this.#forgetSnapshot);
     this.#snapshots.add(snap);
@@ -234,7 +242,7 @@ export class Keyspace {
    */
   async backupTo(dest: string, options?: CheckpointOptions): Promise<CheckpointResult> {
     if (typeof dest !== 'string' || dest.length === 0) throw new TypeError('dest must be a non-empty string');
-    const opts = optionsObject<CheckpointOptions>(options, 'options');
+    const opts = optionsObject<CheckpointOptions>(options, 'options', CHECKPOINT_OPTIONS);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
     return checkpointProtocol()(this.#cutter, dest, opts);
@@ -255,17 +263,4 @@ export class Keyspace {
     await this.#journal.close().catch(() => undefined);
     await this.#lock.unlock();
   }
-}
-
-/**
- * One pool of compaction threads for the whole process, started on first use: keyspaces
- * share it (a process with many keyspaces still runs at most that many merges at once)
- * and opening a keyspace never pays for starting threads. Idle workers do not keep the
- * process alive.
- */
-let compactionPool: CompactionWorkerPool | undefined;
-
-function sharedCompactionPool(): CompactionWorkerPool {
-  compactionPool ??= new CompactionWorkerPool();
-  return compactionPool;
 }

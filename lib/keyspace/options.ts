@@ -6,7 +6,7 @@ import type { TreeOptions } from '../tree/tree.js';
 import { type CompactionStrategy } from '../compaction/choice.js';
 import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
-import { type Durability, optionsObject, positiveInteger, toDurability } from './arguments.js';
+import { type Durability, optionNames, optionsObject, positiveInteger, toDurability } from './arguments.js';
 
 export interface KeyspaceOptions {
   /** The file-system seam; defaults to the native addon, or the pure-TypeScript one when it cannot load. */
@@ -32,6 +32,31 @@ export interface KeyspaceOptions {
   bloomBitsPerKey?: number;
   /** How segments are compacted. Default: leveled with its defaults. */
   compaction?: CompactionOptions;
+  /**
+   * Called when a flush or compaction fails for a reason other than a failed write or
+   * fsync (which poisons the keyspace instead: CAIRN_POISONED); the work is retried with
+   * back-off. Without it such a failure is only kept in `stats().lastBackgroundError`:
+   * nothing is thrown and no unhandled 'error' event can end the process. An exception
+   * the callback throws becomes a process warning.
+   */
+  onBackgroundError?: (error: BackgroundError) => void;
+}
+
+/** A flush or compaction that failed and will be retried (see KeyspaceOptions.onBackgroundError). */
+export interface BackgroundError {
+  operation: 'flush' | 'compaction';
+  partition: string;
+  /** The error's code, when it has one ('ENOENT', 'CAIRN_CORRUPTION', …). */
+  code: string | undefined;
+  message: string;
+  /** The error itself, its own cause chain included. */
+  cause: unknown;
+  /** When it failed: milliseconds since the epoch. */
+  time: number;
+  /** Consecutive failures of this operation in this partition, this one included. */
+  attempt: number;
+  /** The operation is tried again after this many milliseconds. */
+  retryInMs: number;
 }
 
 /**
@@ -43,7 +68,7 @@ export type CompactionOptions =
   | ({ strategy?: 'leveled' } & Partial<LeveledConfig> & CompactionRunOptions)
   | ({ strategy: 'fifo' } & Partial<FifoConfig> & Pick<FifoConfig, 'maxBytes'> & CompactionRunOptions);
 
-interface CompactionRunOptions {
+export interface CompactionRunOptions {
   /** While a compaction runs and level 0 holds this many segments, writers wait. Default max(12, 3 × level0Trigger). */
   level0StopWrites?: number;
   /**
@@ -66,14 +91,40 @@ export interface ResolvedOptions extends TreeOptions {
   journalFileBytes: number;
   maxJournalBytes: number;
   blockCacheBytes: number;
+  onBackgroundError: ((error: BackgroundError) => void) | undefined;
 }
 
+/** Every option Keyspace.open takes (CairnLevel forwards exactly these). */
+export const KEYSPACE_OPTIONS = optionNames<KeyspaceOptions>({
+  fs: true,
+  durability: true,
+  memtableBytes: true,
+  maxImmutableMemtables: true,
+  journalFileBytes: true,
+  maxJournalBytes: true,
+  blockCacheBytes: true,
+  blockSize: true,
+  bloomBitsPerKey: true,
+  compaction: true,
+  onBackgroundError: true,
+});
+const RUN_OPTIONS = optionNames<CompactionRunOptions & { strategy: unknown }>({ strategy: true, level0StopWrites: true, inProcess: true });
+const LEVELED_OPTIONS = [...RUN_OPTIONS, ...optionNames<LeveledConfig>({ level0Trigger: true, baseLevelBytes: true, levelMultiplier: true, maxLevels: true, targetFileBytes: true })];
+const FIFO_OPTIONS = [...RUN_OPTIONS, ...optionNames<FifoConfig>({ maxBytes: true, ttlMs: true })];
+/** The options of one write. */
+export const WRITE_OPTIONS = optionNames<WriteOptions>({ durability: true });
+
 export function resolveOptions(input: unknown): ResolvedOptions {
-  const o = optionsObject<KeyspaceOptions>(input, 'options');
+  const o = optionsObject<KeyspaceOptions>(input, 'options', KEYSPACE_OPTIONS);
   if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof (o.fs as FileSystem).open !== 'function')) {
     throw new TypeError('options.fs must be a FileSystem');
   }
-  const c = optionsObject<CompactionOptions>(o.compaction, 'compaction');
+  if (o.onBackgroundError !== undefined && typeof o.onBackgroundError !== 'function') throw new TypeError('options.onBackgroundError must be a function');
+  const strategyName = (o.compaction as { strategy?: unknown } | undefined)?.strategy;
+  if (strategyName !== undefined && strategyName !== 'leveled' && strategyName !== 'fifo') {
+    throw new RangeError(`options.compaction.strategy must be 'leveled' or 'fifo' (got ${JSON.stringify(strategyName)})`);
+  }
+  const c = optionsObject<CompactionOptions>(o.compaction, 'options.compaction', strategyName === 'fifo' ? FIFO_OPTIONS : LEVELED_OPTIONS);
   const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
   const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
   return {
@@ -90,5 +141,6 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
+    onBackgroundError: o.onBackgroundError,
   };
 }

@@ -4,7 +4,7 @@
 import type { FileSystem } from '../fs/file-system.js';
 import { removeTreeDurable } from '../fs/durable.js';
 import { CairnError, ErrorCodes } from '../errors.js';
-import { partitionDir } from '../layout/file-names.js';
+import { KEYSPACE_FILE, partitionDir } from '../layout/file-names.js';
 import { type KeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { Tree, type TreeHost, type TreeOptions } from '../tree/tree.js';
 import type { KeyspaceState } from './keyspace-state.js';
@@ -65,7 +65,7 @@ export class PartitionRegistry {
         await tree.close();
         // As in delete: the registry on disk is unknown until reopen. Nothing is deleted
         // here; the next open removes the directory if the registry does not name it.
-        this.#state.poison(err);
+        this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to create partition "${name}"`);
         throw err;
       }
       this.#trees.set(name, tree);
@@ -90,7 +90,7 @@ export class PartitionRegistry {
         this.#meta.partitions[name] = record;
         // The rewrite may have failed after its rename (in the directory fsync), so the
         // registry on disk is unknown until a reopen reads it: like a failed fsync, poison.
-        this.#state.poison(err);
+        this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to delete partition "${name}"`);
         throw err;
       }
       this.#trees.delete(name);

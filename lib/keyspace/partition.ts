@@ -5,7 +5,7 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, type RangeOptions, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, RANGE_OPTIONS, type RangeOptions, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace } from './keyspace.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import type { WriteOptions } from './options.js';
@@ -37,6 +37,9 @@ let internals: {
   treeFor(partition: Partition, keyspace: Keyspace): Tree;
   markDeleted(partition: Partition): void;
 };
+
+const READ_OPTIONS = optionNames<ReadOptions>({ snapshot: true });
+const ITERATOR_OPTIONS = [...RANGE_OPTIONS, ...READ_OPTIONS];
 
 export class Partition {
   readonly #keyspace: Keyspace;
@@ -129,21 +132,21 @@ export class Partition {
   }
 
   #iterate(input: unknown, shape: IteratorShape): EntryIterator {
-    const options = optionsObject<IteratorOptions>(input, 'options');
+    const options = optionsObject<IteratorOptions>(input, 'options', ITERATOR_OPTIONS);
     const { range, limit } = toRange(options);
     this.#checkUsable();
     const snapshot = options.snapshot;
     if (snapshot !== undefined) {
       const view = snapshotView(snapshot, this.#keyspace, this.#tree);
-      return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true);
+      return new EntryIterator(this.#tree, view, snapshot.seqno, range, limit, shape, true, this.#checkOpen);
     }
-    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#writes.visibleSeqno, range, limit, shape, false);
+    return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#writes.visibleSeqno, range, limit, shape, false, this.#checkOpen);
   }
 
   #lookup(key: Buffer, input: unknown) {
     this.#checkUsable();
     if (input === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
-    const snapshot = optionsObject<ReadOptions>(input, 'options').snapshot;
+    const snapshot = optionsObject<ReadOptions>(input, 'options', READ_OPTIONS).snapshot;
     if (snapshot === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
     const view = snapshotView(snapshot, this.#keyspace, this.#tree);
     return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);
@@ -154,6 +157,8 @@ export class Partition {
     this.#checkUsable();
     return this.#tree;
   }
+
+  readonly #checkOpen = (): void => this.#state.checkOpen();
 
   #checkUsable(): void {
     this.#state.checkOpen();

@@ -7,9 +7,9 @@ import type { EntryKind } from '../codec/entry.js';
 import { encodeBatch, type BatchOp } from '../journal/record.js';
 import type { Journal } from '../journal/journal.js';
 import type { Tree } from '../tree/tree.js';
-import { type Durability, toDurability } from './arguments.js';
+import { type Durability, optionsObject, toDurability } from './arguments.js';
 import type { KeyspaceState } from './keyspace-state.js';
-import type { WriteOptions } from './options.js';
+import { WRITE_OPTIONS, type WriteOptions } from './options.js';
 
 /** One operation of a write, resolved to its tree; also what the journal record encodes. */
 export interface TreeOp extends BatchOp {
@@ -60,7 +60,7 @@ export class WritePath {
    */
   write(ops: TreeOp[], options: WriteOptions | undefined): Promise<void> {
     try {
-      const durability = options === undefined ? this.#durability : toDurability(options.durability, this.#durability);
+      const durability = options === undefined ? this.#durability : toDurability(optionsObject<WriteOptions>(options, 'options', WRITE_OPTIONS).durability, this.#durability);
       this.#state.checkWritable();
       for (let i = 0; i < ops.length; i++) {
         if (ops[i].tree.waitForRoom() !== undefined) return this.#writeWhenRoom(ops, durability);
@@ -116,7 +116,7 @@ export class WritePath {
 
   readonly #appendFailed = (err: unknown): never => {
     this.#appended();
-    if (hasCode(err, ErrorCodes.POISONED)) this.#state.poison((err as Error).cause ?? err);
+    if (hasCode(err, ErrorCodes.POISONED)) this.#state.poison((err as Error).cause ?? err, 'a write to the journal');
     throw err;
   };
 }

@@ -4,8 +4,10 @@
 import * as path from 'node:path';
 import { AbstractLevel, AbstractSnapshot, type AbstractDatabaseOptions } from 'abstract-level';
 import { CairnError, ErrorCodes, Keyspace, Partition, type KeyspaceOptions, type ReadOptions, type Snapshot, type WriteOptions } from '../index.js';
+import { hasCode } from '../errors.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { isValidPartitionName, keyspaceFilePath } from '../layout/file-names.js';
+import { KEYSPACE_OPTIONS } from '../keyspace/options.js';
 import { CairnIterator, CairnKeyIterator, CairnValueIterator, decode, type Format, type PrivateIteratorOptions } from './iterators.js';
 import { RangeCursor, type LevelKey, type LevelRange, type Shape } from './range-cursor.js';
 
@@ -13,20 +15,6 @@ export interface CairnLevelOptions<K, V> extends AbstractDatabaseOptions<K, V>, 
   /** The partition this database reads and writes. Default 'default'. */
   partition?: string;
 }
-
-/** Keyspace options picked out of the constructor options; typed so a new KeyspaceOptions field is not forgotten. */
-const KEYSPACE_OPTION_NAMES = Object.keys({
-  fs: true,
-  durability: true,
-  memtableBytes: true,
-  maxImmutableMemtables: true,
-  journalFileBytes: true,
-  maxJournalBytes: true,
-  blockCacheBytes: true,
-  blockSize: true,
-  bloomBitsPerKey: true,
-  compaction: true,
-} satisfies Record<keyof KeyspaceOptions, true>) as (keyof KeyspaceOptions)[];
 
 /** Keys of clear() are deleted in batches of this many, each one atomic journal record. */
 const CLEAR_BATCH = 1000;
@@ -87,6 +75,9 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   /** Opens (creating when missing) the keyspace at `location` in open(); close() closes it. */
   constructor(location: string, options?: CairnLevelOptions<KDefault, VDefault>) {
     if (typeof location !== 'string' || location.length === 0) throw new TypeError('location must be a non-empty string');
+    // Other names are not refused: abstract-level forwards any option to open() and its
+    // hooks (userland options, which its compliance suite checks). Keyspace.open refuses
+    // unknown names inside the keyspace options it is given (compaction's).
     const partition = options?.partition ?? 'default';
     if (typeof partition !== 'string' || !isValidPartitionName(partition)) {
       throw new TypeError(`partition must be a valid partition name (got ${JSON.stringify(partition)})`);
@@ -107,8 +98,9 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
     this.location = location;
     this.#partitionName = partition;
     const keyspaceOptions: Record<string, unknown> = {};
-    for (const name of KEYSPACE_OPTION_NAMES) {
-      if (options?.[name] !== undefined) keyspaceOptions[name] = options[name];
+    for (const name of KEYSPACE_OPTIONS) {
+      const value = (options as Record<string, unknown> | undefined)?.[name];
+      if (value !== undefined) keyspaceOptions[name] = value;
     }
     this.#keyspaceOptions = keyspaceOptions as KeyspaceOptions;
   }
@@ -119,6 +111,8 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
    */
   static fromPartition<K = string, V = string>(keyspace: Keyspace, partition: Partition | string, options?: AbstractDatabaseOptions<K, V>): CairnLevel<K, V> {
     if (!(keyspace instanceof Keyspace)) throw new TypeError('keyspace must be an open Keyspace');
+    const misplaced = KEYSPACE_OPTIONS.find((name) => (options as Record<string, unknown> | undefined)?.[name] !== undefined);
+    if (misplaced !== undefined) throw new RangeError(`options.${misplaced} is not an option here: the keyspace is already open`);
     const given = partition instanceof Partition ? partition : undefined;
     if (given === undefined && typeof partition !== 'string') throw new TypeError('partition must be a Partition or a partition name');
     const db = new CairnLevel<K, V>(keyspace.path, { ...options, partition: given?.name ?? (partition as string) });
@@ -138,7 +132,12 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
       return;
     }
     if (!options.createIfMissing || options.errorIfExists) await this.#checkExistence(options);
-    const keyspace = await Keyspace.open(this.location, this.#keyspaceOptions);
+    const keyspace = await Keyspace.open(this.location, this.#keyspaceOptions).catch((err: unknown) => {
+      // abstract-level's code for a database another process or instance holds (its
+      // README, "Errors"; classic-level's too), with cairn's error kept as the cause.
+      if (hasCode(err, ErrorCodes.LOCKED)) throw Object.assign(new Error('The database is locked by another process or instance', { cause: err }), { code: 'LEVEL_LOCKED' });
+      throw err;
+    });
     try {
       if (!options.createIfMissing && !keyspace.partitionNames().includes(this.#partitionName)) {
         throw new CairnError(ErrorCodes.NOT_FOUND, `Partition ${this.#partitionName} does not exist (createIfMissing is false)`, {

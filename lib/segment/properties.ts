@@ -12,6 +12,8 @@ export interface SegmentMeta {
   maxKey: Buffer;
   minSeqno: number;
   maxSeqno: number;
+  /** When the segment was written: milliseconds since the Unix epoch. */
+  createdAt: number;
 }
 
 /** Everything the properties block records, plus the format version from the footer. */
@@ -24,8 +26,6 @@ export interface SegmentProperties extends Omit<SegmentMeta, 'fileSize'> {
   dataSize: number;
   /** Bloom filter budget the segment was written with (0: no filter). */
   bitsPerKey: number;
-  /** Milliseconds since the Unix epoch. */
-  createdAt: number;
 }
 
 type Encoded = Omit<SegmentProperties, 'formatVersion'>;

@@ -79,8 +79,8 @@ export class SegmentReader {
         throw corruption('properties disagree with the index', path, footer.properties.offset);
       }
       const filter = new BloomFilter(openBlock(slice(footer.filter), BlockKind.Filter, path, footer.filter.offset), path, footer.filter.offset);
-      const { entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno } = properties;
-      const meta: SegmentMeta = { fileSize: size, entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno };
+      const { entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt } = properties;
+      const meta: SegmentMeta = { fileSize: size, entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt };
       return new SegmentReader(path, fileNumber, handle, meta, properties, index, filter, cache);
     } catch (err) {
       await handle.close().catch(() => {});

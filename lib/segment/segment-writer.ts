@@ -246,6 +246,7 @@ class SegmentBuilder {
       maxKey,
       minSeqno: this.minSeqno,
       maxSeqno: this.maxSeqno,
+      createdAt,
     };
   }
 

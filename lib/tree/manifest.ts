@@ -21,6 +21,12 @@ export interface SegmentDescriptor {
   maxKey: Buffer;
   minSeqno: number;
   maxSeqno: number;
+  /**
+   * When the segment was written (ms since the epoch; what FIFO's TTL measures). Absent
+   * only in a manifest of a cairn that did not record it, until Tree.open dates the
+   * segment by its properties block.
+   */
+  createdAt?: number;
 }
 
 /** Everything a manifest says about a partition's tree. */
@@ -44,6 +50,8 @@ interface SegmentJson {
   maxKey: string;
   minSeqno: number;
   maxSeqno: number;
+  /** Milliseconds since the epoch; absent in manifests written before cairn recorded it. */
+  created?: number;
 }
 
 interface ManifestJson {
@@ -73,6 +81,7 @@ export function encodeManifest(state: VersionState): Buffer {
         maxKey: s.maxKey.toString('base64'),
         minSeqno: s.minSeqno,
         maxSeqno: s.maxSeqno,
+        created: s.createdAt,
       })),
     ),
   };
@@ -121,6 +130,7 @@ export function decodeManifest(bytes: Buffer, where: string): VersionState {
         maxKey: Buffer.from(s.maxKey, 'base64'),
         minSeqno: s.minSeqno,
         maxSeqno: s.maxSeqno,
+        createdAt: s.created,
       })),
     ),
   };

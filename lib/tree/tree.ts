@@ -21,6 +21,7 @@ import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
 import { type EntryCursor, type KeyRange } from './merge.js';
 import { Version } from './version.js';
+import { isWriteFailure } from '../errors.js';
 import { type Choice, type CompactionStrategy, applyChoice, choiceFiles, mergeOrder } from '../compaction/choice.js';
 import { estimateOutputCount, type MergeJob } from '../compaction/run-merge.js';
 import * as path from 'node:path';
@@ -52,8 +53,23 @@ export interface TreeHost {
     readonly strategy: CompactionStrategy;
     merge(job: MergeJob): Promise<SegmentDescriptor[]>;
   };
-  /** A failed flush or manifest write: the keyspace refuses further writes. */
-  poison(err: unknown): void;
+  /**
+   * A flush or manifest write failed to reach the disk: the keyspace refuses further
+   * writes. `operation` names what failed, for the poison's message.
+   */
+  poison(err: unknown, operation: string): void;
+  /** A flush or compaction failed without harm to what is on disk; the tree retries it. */
+  backgroundError(failure: BackgroundFailure): void;
+}
+
+/** A failed flush or compaction, retried after `retryInMs`. */
+export interface BackgroundFailure {
+  operation: 'flush' | 'compaction';
+  partition: string;
+  error: unknown;
+  /** Consecutive failures of this operation in this partition, this one included. */
+  attempt: number;
+  retryInMs: number;
 }
 
 /** A consistent set of sources to read from; holds a reference on its version until released. */
@@ -81,14 +97,22 @@ export interface PartitionStats {
   /** Compactions the strategy would start now (besides a running one). */
   pendingCompactions: number;
   compactionsDone: number;
-  /** The last failed merge, if any (merges are retried after the next flush). */
-  lastCompactionError: string | undefined;
   /** Versions still referenced by snapshots, iterators or checkpoints (the current one included). */
   liveVersions: number;
 }
 
-/** Compactions one tree runs at once (the shared worker pool has two threads). */
+/** Compactions one tree runs at once (they share the process's worker pool with every other tree). */
 const MAX_CONCURRENT_COMPACTIONS = 2;
+/** A flush() caller's outcome when the flush loop ended (rather than an attempt failing). */
+const FLUSHED = Symbol('flushed');
+
+/** Back-off before retrying failed background work: doubling from 100 ms, at most 30 s. */
+function retryDelayMs(attempt: number): number {
+  return Math.min(100 * 2 ** (attempt - 1), 30_000);
+}
+
+/** setTimeout's longest delay; a later wake-up is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A flush encodes on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;
 
@@ -108,10 +132,19 @@ export class Tree {
   private readonly compactions = new Map<Promise<void>, readonly number[]>();
   private compactionFiles: ReadonlySet<number> = new Set();
   private readonly compactionAbort = new AbortController();
-  /** Set by a failed merge; cleared by the next flush, which retries. */
+  /** Set by a failed compaction until its retry timer fires. */
   private compactionBackoff = false;
-  private lastCompactionError: unknown;
+  private compactionRetry: NodeJS.Timeout | undefined;
+  /** Consecutive failures, for the back-off. */
+  private compactionFailures = 0;
+  private flushFailures = 0;
+  /** Resolved with the error of the next failed flush attempt (flush() callers race it against the loop). */
+  private flushFailed: { promise: Promise<unknown>; resolve(err: unknown): void } | undefined;
+  /** Back-off pauses of the flush loop; close() cuts them short. */
+  private readonly pauses = new Set<() => void>();
   private compactionsDone = 0;
+  /** Wakes scheduleCompaction when the strategy's choice changes with time alone (FIFO expiry). */
+  private wakeTimer: NodeJS.Timeout | undefined;
   /** Serialises version installs (flushes and compactions both write manifests). */
   private installing: Promise<void> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
@@ -167,6 +200,9 @@ export class Tree {
       for (const reader of readers.values()) await reader.close();
       throw err;
     }
+    // A manifest of an older cairn does not date its segments: each segment's properties
+    // block does, exactly (the writer records it). The next manifest written records it.
+    for (const s of state.levels.flat()) s.createdAt ??= readers.get(s.fileNumber)?.properties.createdAt;
     return new Tree(host, root, name, id, options, state, manifestNumber, readers);
   }
 
@@ -216,11 +252,19 @@ export class Tree {
       memtables: { count: 1 + this.frozen.length, bytes: this.memtableBytes },
       flushing: this.flushing !== undefined,
       compacting: this.compactions.size > 0,
-      pendingCompactions: this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1,
+      pendingCompactions: this.pendingCompactions(),
       compactionsDone: this.compactionsDone,
-      lastCompactionError: this.lastCompactionError === undefined ? undefined : String(this.lastCompactionError),
       liveVersions: this.versionRefs.size,
     };
+  }
+
+  /** 1 when the strategy would start a compaction now, else 0 (also when it fails: that is reported by the scheduler). */
+  private pendingCompactions(): number {
+    try {
+      return this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() }).kind === 'none' ? 0 : 1;
+    } catch {
+      return 0;
+    }
   }
 
   /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */
@@ -289,16 +333,35 @@ export class Tree {
     return out;
   }
 
-  /** Freezes the active memtable (if it holds anything) and waits until every frozen memtable is flushed. */
+  /**
+   * Freezes the active memtable (if it holds anything) and waits until every frozen
+   * memtable is flushed. Rejects with the error of a failed attempt meanwhile (the flush
+   * is still retried in the background) or with the failure that poisoned the tree.
+   */
   async flush(visibleSeqno: number): Promise<void> {
     if (this.active.entryCount > 0) this.freeze(visibleSeqno);
-    while (this.flushing !== undefined) await this.flushing;
+    while (this.flushing !== undefined) {
+      const outcome = await Promise.race([this.flushing.then(() => FLUSHED), this.nextFlushFailure()]);
+      if (outcome !== FLUSHED) throw outcome;
+    }
     if (this.failure !== undefined) throw this.failure;
+  }
+
+  private nextFlushFailure(): Promise<unknown> {
+    if (this.flushFailed === undefined) {
+      let resolve!: (err: unknown) => void;
+      const promise = new Promise<unknown>((r) => (resolve = r));
+      this.flushFailed = { promise, resolve };
+    }
+    return this.flushFailed.promise;
   }
 
   /** Waits for a running flush, then closes every segment reader. Memtables are dropped: the journal has them. */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.wakeTimer);
+    clearTimeout(this.compactionRetry);
+    for (const cutShort of this.pauses) cutShort();
     this.compactionAbort.abort();
     while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
     while (this.compactions.size > 0) await Promise.allSettled([...this.compactions.keys()]);
@@ -315,19 +378,58 @@ export class Tree {
     if (this.flushing === undefined) this.flushing = this.flushLoop();
   }
 
+  /**
+   * Flushes frozen memtables, oldest first, until none is left. A failed write or fsync
+   * poisons (fjall's rule: the disk is failing, and writers must hear it rather than stall
+   * behind retries); any other failure left the disk as it was (a partial segment is
+   * removed) and is reported and retried after a back-off, while writers wait for room.
+   */
   private async flushLoop(): Promise<void> {
     try {
       while (this.frozen.length > 0 && this.failure === undefined && !this.closed) {
-        await this.flushOldest();
+        try {
+          await this.flushOldest();
+        } catch (err) {
+          if (this.failure !== undefined) break;
+          if (isWriteFailure(err)) {
+            this.fail(err, `a flush of partition "${this.name}"`);
+            break;
+          }
+          const attempt = ++this.flushFailures;
+          const retryInMs = retryDelayMs(attempt);
+          this.host.backgroundError({ operation: 'flush', partition: this.name, error: err, attempt, retryInMs });
+          this.flushFailed?.resolve(err);
+          this.flushFailed = undefined;
+          await this.pause(retryInMs);
+          continue;
+        }
+        this.flushFailures = 0;
         this.wakeRoomWaiters();
       }
-    } catch (err) {
-      this.failure = err;
-      this.host.poison(err);
-      this.rejectWaiters(err);
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Resolves after `ms`, or at once when the tree closes. Unref'd: a pending retry never keeps the process alive. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pauses.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.pauses.add(done);
+    });
+  }
+
+  /** A failed write or fsync: refuse writes from now on (the keyspace is poisoned). */
+  private fail(err: unknown, operation: string): void {
+    this.failure ??= err;
+    this.host.poison(err, operation);
+    this.rejectWaiters(err);
   }
 
   /**
@@ -361,9 +463,9 @@ export class Tree {
     await this.commitVersion(
       (old) => ({ ...old, persistedSeqno: freezeSeqno, levels: [[descriptor, ...(old.levels[0] ?? [])], ...old.levels.slice(1)] }),
       new Map([[fileNumber, reader]]),
+      'flush',
     );
     this.frozen.shift();
-    this.compactionBackoff = false;
     this.host.flushed();
     this.scheduleCompaction();
   }
@@ -371,12 +473,13 @@ export class Tree {
   /**
    * Writes the manifest of the version `build` makes from the current one, then installs
    * it. One at a time: the state is derived from whatever is current when this one's turn
-   * comes, so a flush and a compaction finishing together both land. If the manifest
-   * write fails, CURRENT may already name it (only the directory fsync failed), so new
-   * files are not deleted: the caller poisons the keyspace and the next open keeps or
-   * removes them according to the CURRENT on disk.
+   * comes, so a flush and a compaction finishing together both land. New files are not
+   * deleted when the manifest write fails: after a failed write or fsync CURRENT may
+   * already name it (the directory fsync failed), so the keyspace is poisoned and the
+   * next open keeps or removes them according to the CURRENT on disk; after any other
+   * failure CURRENT is unchanged, the caller retries, and the next open removes them.
    */
-  private commitVersion(build: (current: VersionState) => VersionState, newReaders: Map<number, SegmentReader>): Promise<void> {
+  private commitVersion(build: (current: VersionState) => VersionState, newReaders: Map<number, SegmentReader>, operation: 'flush' | 'compaction'): Promise<void> {
     const run = async (): Promise<void> => {
       const manifestNumber = this.nextFileNumber++;
       const state: VersionState = { ...build(this.current.state), nextFileNumber: this.nextFileNumber };
@@ -384,9 +487,7 @@ export class Tree {
         await writeManifest(this.host.fs, this.root, manifestNumber, state);
       } catch (err) {
         for (const reader of newReaders.values()) await reader.close();
-        this.failure ??= err;
-        this.host.poison(err);
-        this.rejectWaiters(err);
+        if (isWriteFailure(err)) this.fail(err, `installing the manifest of a ${operation} of partition "${this.name}"`);
         throw err;
       }
       for (const [n, reader] of newReaders) this.readers.set(n, reader);
@@ -405,13 +506,24 @@ export class Tree {
    */
   scheduleCompaction(): void {
     while (this.compactions.size < MAX_CONCURRENT_COMPACTIONS && !this.closed && this.failure === undefined && !this.compactionBackoff) {
-      const choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now: Date.now() });
-      if (choice.kind === 'none') return;
+      const now = Date.now();
+      let choice: Choice;
+      try {
+        choice = this.host.compaction.strategy.choose(this.current.state, { busy: this.compactionFiles, now });
+      } catch (err) {
+        this.compactionFailed(err);
+        return;
+      }
+      if (choice.kind === 'none') {
+        this.wakeAtNextChange(now);
+        return;
+      }
       const files = choiceFiles(choice);
       const running: Promise<void> = this.compact(choice)
         .then(
           () => {
             this.compactionsDone++;
+            this.compactionFailures = 0;
           },
           (err: unknown) => this.compactionFailed(err),
         )
@@ -435,7 +547,7 @@ export class Tree {
    */
   private async compact(choice: Exclude<Choice, { kind: 'none' }>): Promise<void> {
     if (choice.kind !== 'merge') {
-      await this.commitVersion((state) => applyChoice(state, choice), new Map());
+      await this.commitVersion((state) => applyChoice(state, choice), new Map(), 'compaction');
       return;
     }
     const sizes = new Map(this.current.state.levels.flat().map((d) => [d.fileNumber, d.fileSize]));
@@ -462,13 +574,45 @@ export class Tree {
       for (const o of outputs) await this.host.fs.unlink(segmentPath(this.root, o.fileNumber)).catch(() => undefined);
       throw err;
     }
-    await this.commitVersion((state) => applyChoice(state, choice, outputs), readers);
+    await this.commitVersion((state) => applyChoice(state, choice, outputs), readers, 'compaction');
   }
 
-  /** A failed merge left nothing behind: retry after the next flush. (A failed install has already poisoned.) */
+  /**
+   * Sets the timer for the strategy's next change of mind with no new version (a segment
+   * reaching its TTL), so that an idle tree still drops expired data. Unref'd: it never
+   * keeps the process alive.
+   */
+  private wakeAtNextChange(now: number): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    const at = this.host.compaction.strategy.nextChangeAt?.(this.current.state, now);
+    if (at === undefined) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.scheduleCompaction();
+    }, Math.min(at - now, MAX_TIMER_MS));
+    this.wakeTimer.unref();
+  }
+
+  /**
+   * A failed compaction left the disk as it was (a failed merge removes its outputs; an
+   * install that failed to write has poisoned instead): report it and retry after a
+   * back-off. Merges are never a reason to poison: their writes are to files no version
+   * names, and the keyspace is correct without them.
+   */
   private compactionFailed(err: unknown): void {
-    this.lastCompactionError = err;
-    if (!this.closed && this.failure === undefined) this.compactionBackoff = true;
+    if (this.closed || this.failure !== undefined) return;
+    const attempt = ++this.compactionFailures;
+    const retryInMs = retryDelayMs(attempt);
+    this.compactionBackoff = true;
+    clearTimeout(this.compactionRetry);
+    this.compactionRetry = setTimeout(() => {
+      this.compactionRetry = undefined;
+      this.compactionBackoff = false;
+      this.scheduleCompaction();
+    }, retryInMs);
+    this.compactionRetry.unref();
+    this.host.backgroundError({ operation: 'compaction', partition: this.name, error: err, attempt, retryInMs });
   }
 
   private wakeRoomWaiters(): void {

@@ -2,8 +2,9 @@
 // opened through a FaultFileSystem with a level-0 trigger of 2, so a merge starts at once
 // and runs in-process through the seam. A dry run traces the merge's calls; then each call
 // in turn fails with EIO on a fresh copy. A failure while merging leaves no output and the
-// keyspace writable (the merge is retried after the next flush); a failure while installing
-// the manifest poisons; a failure after the install is absorbed. In every case a reopen on a
+// keyspace writable (the merge is reported and retried after a back-off); a failed write or
+// fsync while installing the manifest poisons, any other failed install call is retried like
+// a failed merge; a failure after the install is absorbed. In every case a reopen on a
 // healthy file system finds the data intact and no orphan file.
 import t, { type Test } from 'tap';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -68,7 +69,13 @@ async function debris(dir: string): Promise<string[]> {
 
 function mergeSettled(ks: Keyspace): boolean {
   const s = ks.stats().partitions.p;
-  return !s.compacting && (s.compactionsDone > 0 || s.lastCompactionError !== undefined);
+  return !s.compacting && (s.compactionsDone > 0 || ks.stats().lastBackgroundError !== undefined);
+}
+
+/** The merge runs again after its back-off, now without a fault, and drains level 0. */
+async function untilRetried(ks: Keyspace, label: string): Promise<void> {
+  await until(`${label}: the retried merge`, () => !ks.stats().partitions.p.compacting && ks.stats().partitions.p.compactionsDone > 0);
+  if (ks.stats().partitions.p.levels[0].segments !== 0) throw new Error(`${label}: the retried merge did not drain level 0`);
 }
 
 /** Reopens on a healthy file system: the data must equal the model and no debris may remain. */
@@ -103,7 +110,7 @@ t.test('a fault at each seam call of a compaction', async (t) => {
   await cp(base, dry, { recursive: true });
   const ks = await Keyspace.open(dry, { ...COMPACTING, fs: tracing });
   await until('the dry-run merge is done', () => mergeSettled(ks));
-  t.equal(ks.stats().partitions.p.lastCompactionError, undefined, 'the dry-run merge succeeds');
+  t.equal(ks.stats().lastBackgroundError, undefined, 'the dry-run merge succeeds');
   // The inputs are unlinked just after the install; wait for that to show in the trace.
   await until('the inputs are retired', () => tracing.trace().filter((l) => l.startsWith('unlink') && l.endsWith('.sst')).length === 3);
   const trace = tracing.trace();
@@ -121,7 +128,8 @@ t.test('a fault at each seam call of a compaction', async (t) => {
   t.ok(first < installFrom && installFrom < installTo && installTo < last, `merge calls ${first}-${installFrom - 1}, install ${installFrom}-${installTo}, retire ${installTo + 1}-${last}`);
   t.ok(trace.slice(first - 1, installFrom - 1).filter((l) => /^open .*\.sst \(wx\)$/.test(l)).length >= 2, 'the merge writes several outputs');
 
-  const outcomes = { mergeFailed: 0, poisoned: 0, absorbed: 0 };
+  const outcomes = { mergeFailed: 0, poisoned: 0, installRetried: 0, absorbed: 0 };
+  const installWrites = trace.slice(installFrom - 1, installTo).filter((l) => /^(write|sync|syncDir) /.test(l)).length;
   for (let n = first; n <= last; n++) {
     const label = `fault at call ${n} (${trace[n - 1]})`;
     const dir = join(root, `n${n}`);
@@ -131,10 +139,10 @@ t.test('a fault at each seam call of a compaction', async (t) => {
     const ks = await Keyspace.open(dir, { ...COMPACTING, fs });
     const expected = new Map(model);
     try {
-      await until(`${label}: the merge ends`, () => mergeSettled(ks) && fault.hits === 1);
+      await until(`${label}: the merge ends`, () => fault.hits === 1 && !ks.stats().partitions.p.compacting);
       const failedAt = fs.trace().findIndex((l) => l.endsWith('! EIO')) + 1;
       if (failedAt !== n) t.fail(`${label}: the injected fault hit call ${failedAt}`);
-      const error = ks.stats().partitions.p.lastCompactionError;
+      const error = ks.stats().lastBackgroundError;
       const p = await ks.partition('p');
       const put = await p.put('after', 'the fault').then(
         () => undefined,
@@ -149,18 +157,23 @@ t.test('a fault at each seam call of a compaction', async (t) => {
           if (ks.stats().partitions.p.levels[0].segments !== 0) t.fail(`${label}: level 0 not merged`);
         } else {
           outcomes.mergeFailed++;
+          if (error.operation !== 'compaction' || error.code !== 'EIO') t.fail(`${label}: reported as ${error.operation}, ${error.code}`);
           if (put !== undefined) t.fail(`${label}: a failed merge made the keyspace unwritable: ${String(put)}`);
           const left = await debris(dir);
           if (left.length > 0) t.fail(`${label}: the failed merge left ${left.join(', ')}`);
-          // The next flush clears the back-off and the merge runs again, now without a fault.
-          await ks.flush();
-          await until(`${label}: the retried merge`, () => !ks.stats().partitions.p.compacting && ks.stats().partitions.p.compactionsDone > 0);
-          if (ks.stats().partitions.p.levels[0].segments !== 0) t.fail(`${label}: the retried merge did not drain level 0`);
+          await untilRetried(ks, label);
         }
       } else if (n <= installTo) {
-        outcomes.poisoned++;
-        if (error === undefined) t.fail(`${label}: a failed install reported no error`);
-        if (!hasCode(put, 'CAIRN_POISONED')) t.fail(`${label}: writes after a failed install: ${String(put)}`);
+        if (/^(write|sync|syncDir) /.test(trace[n - 1])) {
+          outcomes.poisoned++;
+          if (error !== undefined) t.fail(`${label}: a failed install write was reported as a retried error`);
+          if (!hasCode(put, 'CAIRN_POISONED')) t.fail(`${label}: writes after a failed install write: ${String(put)}`);
+        } else {
+          outcomes.installRetried++;
+          if (error?.operation !== 'compaction') t.fail(`${label}: a failed install call was not reported`);
+          if (put !== undefined) t.fail(`${label}: a failed ${trace[n - 1]} made the keyspace unwritable: ${String(put)}`);
+          await untilRetried(ks, label);
+        }
       } else {
         outcomes.absorbed++;
         if (error !== undefined || put !== undefined) t.fail(`${label}: a failure after the install surfaced: ${String(error ?? put)}`);
@@ -175,6 +188,7 @@ t.test('a fault at each seam call of a compaction', async (t) => {
     await rm(dir, { recursive: true, force: true });
   }
   t.ok(outcomes.mergeFailed > 0, `${outcomes.mergeFailed} faults failed the merge, which left no output and was retried`);
-  t.equal(outcomes.poisoned, installTo - installFrom + 1, `each of the ${outcomes.poisoned} install calls poisoned the keyspace when it failed`);
+  t.equal(outcomes.poisoned, installWrites, `each of the ${installWrites} writes and fsyncs of the install poisoned the keyspace when it failed`);
+  t.equal(outcomes.installRetried, installTo - installFrom + 1 - installWrites, `the ${outcomes.installRetried} other install calls (open, close, rename) were retried`);
   t.ok(outcomes.absorbed > 0, `${outcomes.absorbed} faults (closing read handles, retiring files) were absorbed`);
 });

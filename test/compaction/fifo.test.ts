@@ -30,11 +30,23 @@ t.test('deeper levels are older than level 0 and go first, lowest maxSeqno first
 });
 
 t.test('TTL: expired files go even within budget, but only from the oldest end', async (t) => {
-  const createdAt = new Map([[1, 1000], [2, 2000], [3, 1500], [4, 9000]]);
-  const context: CompactionContext = { busy: new Set(), now: 10_000, createdAt };
-  t.same(chooseFifo(flushes, fifoConfig({ maxBytes: 10_000, ttlMs: 8000 }), context), { kind: 'drop', fileNumbers: [1, 2, 3] });
-  t.same(chooseFifo(flushes, fifoConfig({ maxBytes: 10_000, ttlMs: 8500 }), context), { kind: 'drop', fileNumbers: [1] }, 'file 3 is expired but file 2 before it is not');
-  t.throws(() => chooseFifo(flushes, fifoConfig({ maxBytes: 10_000, ttlMs: 1 }), idle), TypeError, 'a TTL without a clock');
+  const born = new Map([[1, 1000], [2, 2000], [3, 1500], [4, 9000]]);
+  const dated = { ...flushes, levels: flushes.levels.map((level) => level.map((s) => ({ ...s, createdAt: born.get(s.fileNumber) }))) };
+  const context: CompactionContext = { busy: new Set(), now: 10_000 };
+  t.same(chooseFifo(dated, fifoConfig({ maxBytes: 10_000, ttlMs: 8000 }), context), { kind: 'drop', fileNumbers: [1, 2, 3] });
+  t.same(chooseFifo(dated, fifoConfig({ maxBytes: 10_000, ttlMs: 8500 }), context), { kind: 'drop', fileNumbers: [1] }, 'file 3 is expired but file 2 before it is not');
+  t.same(chooseFifo(flushes, fifoConfig({ maxBytes: 10_000, ttlMs: 1 }), context), { kind: 'none' }, 'an undated segment never expires');
+  t.throws(() => chooseFifo(dated, fifoConfig({ maxBytes: 10_000, ttlMs: 1 }), idle), TypeError, 'a TTL without a clock');
+});
+
+t.test('TTL: the next time the choice can change without a new version', async (t) => {
+  const born = new Map([[1, 1000], [2, 2000], [3, 1500], [4, 9000]]);
+  const dated = { ...flushes, levels: flushes.levels.map((level) => level.map((s) => ({ ...s, createdAt: born.get(s.fileNumber) }))) };
+  const ttl = new FifoStrategy({ maxBytes: 10_000, ttlMs: 8000 });
+  t.equal(ttl.nextChangeAt(dated, 0), 9000, 'the first expiry');
+  t.equal(ttl.nextChangeAt(dated, 9500), 10_000, 'past expiries are not future changes');
+  t.equal(ttl.nextChangeAt(dated, 17_000), undefined, 'everything has expired');
+  t.equal(new FifoStrategy({ maxBytes: 10_000 }).nextChangeAt(dated, 0), undefined, 'no TTL: only new versions change the choice');
 });
 
 t.test('configuration is checked', async (t) => {

@@ -1,4 +1,4 @@
-// runMerge and runFlush in-process: correctness against a model (random multi-version
+// runMerge in-process: correctness against a model (random multi-version
 // inputs, tombstones kept or dropped, size-based splitting), cleanup of every output on
 // failure (FaultFileSystem), and argument checks before any I/O.
 import t from 'tap';
@@ -7,7 +7,7 @@ import { EntryKind, type Entry } from '../../lib/codec/entry.js';
 import { FaultFileSystem } from '../../lib/fs/fault-file-system.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
-import { estimateOutputCount, runFlush, runMerge, type MergeJob } from '../../lib/compaction/run-merge.js';
+import { estimateOutputCount, runMerge, type MergeJob } from '../../lib/compaction/run-merge.js';
 import { Rng } from '../helpers/rng.js';
 import { modelMerge, plain, readAll, writeInputs } from './fixtures/merge-inputs.js';
 
@@ -148,27 +148,4 @@ t.test('bad jobs are refused before any I/O', async (t) => {
   ];
   for (const [change, type] of bad) await t.rejects(runMerge(ffs, { ...good, ...change }), type, JSON.stringify(change));
   t.same(ffs.trace(), []);
-});
-
-t.test('runFlush keeps the newest version of each key and fsyncs the directory', async (t) => {
-  const dir = t.testdir();
-  const ffs = faultFs(dir);
-  const entries: Entry[] = [
-    { key: Buffer.from('a'), seqno: 9, kind: EntryKind.Put, value: Buffer.from('new') },
-    { key: Buffer.from('a'), seqno: 3, kind: EntryKind.Put, value: Buffer.from('old') },
-    { key: Buffer.from('b'), seqno: 5, kind: EntryKind.Delete, value: Buffer.alloc(0) },
-  ];
-  const file = path.join(dir, '000003.sst');
-  const meta = await runFlush(ffs, entries, file);
-  t.equal(meta.entryCount, 2);
-  t.same(plain(await readAll(fs, file)), plain([entries[0], entries[2]]));
-  t.equal(ffs.trace({ mutatingOnly: true }).at(-1), 'syncDir <root>');
-});
-
-t.test('runFlush: a failed directory fsync removes the file', async (t) => {
-  const dir = t.testdir();
-  const ffs = faultFs(dir);
-  ffs.inject({ op: 'syncDir', code: 'EIO' });
-  await t.rejects(runFlush(ffs, [{ key: Buffer.from('a'), seqno: 1, kind: EntryKind.Put, value: Buffer.from('v') }], path.join(dir, '000004.sst')), { code: 'EIO' });
-  t.same(await fs.readdir(dir), []);
 });

@@ -62,7 +62,7 @@ t.test('fromPartition: partitions are separate databases and close() leaves the 
   await t.rejects(foreign.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { name: 'TypeError' } }, 'a partition of another keyspace is refused');
 });
 
-t.test('open options: createIfMissing, errorIfExists and a held lock keep cairn codes as the cause', async (t) => {
+t.test('open options: createIfMissing and errorIfExists keep cairn codes as the cause; a held lock is LEVEL_LOCKED', async (t) => {
   const dir = path.join(await scratchDir(t, 'level'), 'ks');
   const missing = new CairnLevel(dir, { createIfMissing: false });
   await t.rejects(missing.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'CAIRN_NOT_FOUND' } });
@@ -70,7 +70,8 @@ t.test('open options: createIfMissing, errorIfExists and a held lock keep cairn 
   const db = new CairnLevel(dir);
   await db.open();
   const second = new CairnLevel(dir);
-  await t.rejects(second.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'CAIRN_LOCKED' } });
+  // As abstract-level documents it (and classic-level does): LEVEL_LOCKED as the cause.
+  await t.rejects(second.open(), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'LEVEL_LOCKED', cause: { code: 'CAIRN_LOCKED' } } });
   await db.close();
   await t.rejects(db.open({ errorIfExists: true }), { code: 'LEVEL_DATABASE_NOT_OPEN', cause: { code: 'CAIRN_ALREADY_EXISTS' } });
   const otherPartition = new CairnLevel(dir, { partition: 'absent', createIfMissing: false });

@@ -1,4 +1,5 @@
-// cairn's public face: the keyspace API of docs (ARCHITECTURE §5) and the error type.
+// cairn's public face: the keyspace API (README.md, "Use it"), its option and result types,
+// the FileSystem seam's types (for the `fs` option), and the error type.
 export { Keyspace, type KeyspaceOptions, type KeyspaceStats, type WriteOptions } from './keyspace/keyspace.js';
 export type { PartitionStats } from './tree/tree.js';
 export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './checkpoint/checkpoint.js';

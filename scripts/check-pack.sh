@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Packs cairn and proves the tarball installs and loads its N-API prebuild with nothing
-# compiled, under this machine's Node and under Node 24. One line per check; exits
+# Packs cairn and proves the tarball carries its docs and license, and installs and loads
+# its N-API prebuild with nothing compiled, under this machine's Node and under Node 24.
+# One line per check; exits
 # non-zero when any check fails. Builds what it packs first (prebuild, dist/, cmake-js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,10 @@ tar -tzf "$tarball" >"$work/contents.txt"
 for entry in package/prebuilds/linux-x64/cairn.node package/binding.gyp package/CMakeLists.txt \
   package/native/sources.txt package/native/binding.cc package/dist/fs/native-binding.js; do
   check "tarball contains ${entry#package/}" grep -qxF "$entry" "$work/contents.txt"
+done
+# The README links to docs/; the license travels with the code.
+for doc in LICENSE README.md docs/*.md; do
+  check "tarball contains $doc" grep -qxF "package/$doc" "$work/contents.txt"
 done
 check "tarball holds no build/ output" bash -c "! grep -qE '^package/build(-cmake)?/' '$work/contents.txt'"
 

@@ -10,11 +10,6 @@ export const repoRoot = path.resolve(benchDir, '..');
 export const distDir = path.join(repoRoot, 'dist');
 export const workRoot = path.join(benchDir, '.work');
 
-/** True when the compiled module `dist/<relative>` exists. */
-export function distHas(relative) {
-  return existsSync(path.join(distDir, relative));
-}
-
 /** Imports `dist/<relative>`; throws a readable error naming the build step when it is missing. */
 export async function importDist(relative) {
   const file = path.join(distDir, relative);

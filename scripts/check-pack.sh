@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packs cairn and proves the tarball carries its docs and license, and installs and loads
 # its N-API prebuild with nothing compiled, under this machine's Node and under Node 24.
-# One line per check; exits
-# non-zero when any check fails. Builds what it packs first (prebuild, dist/, cmake-js).
+# One line per check; exits non-zero when any check fails. Builds what it packs first
+# (prebuild, dist/, cmake-js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)

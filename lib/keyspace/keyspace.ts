@@ -75,7 +75,8 @@ export type CompactionOptions =
   | ({ strategy?: 'leveled' } & Partial<LeveledConfig> & CompactionRunOptions)
   | ({ strategy: 'fifo' } & Partial<FifoConfig> & Pick<FifoConfig, 'maxBytes'> & CompactionRunOptions);
 
-interface CompactionRunOptions {
+/** Options of compaction that apply to every strategy. */
+export interface CompactionRunOptions {
   /** While a compaction runs and level 0 holds this many segments, writers wait. Default max(12, 3 × level0Trigger). */
   level0StopWrites?: number;
   /**

@@ -4,6 +4,11 @@ import { CairnError, ErrorCodes } from '../errors.js';
 import type { ReadView, Tree } from '../tree/tree.js';
 import type { Keyspace } from './keyspace.js';
 
+/**
+ * A read view of every partition of a keyspace frozen at `seqno`: pass it as
+ * `{ snapshot }` to `get`, `has` and the iterators. Get one from `keyspace.snapshot()`
+ * and release it when done: it keeps the segment files it reads alive.
+ */
 export class Snapshot {
   readonly #keyspace: Keyspace;
   readonly #views = new Map<Tree, ReadView>();
@@ -12,6 +17,7 @@ export class Snapshot {
   /** @internal Use keyspace.snapshot(). */
   constructor(
     keyspace: Keyspace,
+    /** Every write with a seqno up to this one is visible through the snapshot, and no later one. */
     readonly seqno: number,
     trees: ReadonlyMap<string, Tree>,
   ) {
@@ -19,11 +25,15 @@ export class Snapshot {
     for (const tree of trees.values()) this.#views.set(tree, tree.acquireView());
   }
 
+  /** True once released (reads through it reject with CAIRN_RELEASED). */
   get released(): boolean {
     return this.#released;
   }
 
-  /** Releases the snapshot's hold on files and memory. Idempotent. */
+  /**
+   * Releases the snapshot's hold on files and memory. Idempotent; iterators already
+   * reading it keep their own hold until they end.
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;

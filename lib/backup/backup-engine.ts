@@ -37,14 +37,18 @@ export interface BackupEngineOptions {
   clock?: () => number;
 }
 
-/** What `list()` reports per backup. */
+/** What `list()` reports per backup (its manifest without the file list). */
 export interface BackupSummary {
+  /** Sortable by time: `20261121T171500Z-0a1b2c3d`. */
   id: string;
+  /** ISO 8601 time the backup's checkpoint was taken. */
   createdAt: string;
+  /** The backup holds every write with a seqno up to this one, and no later one. */
   seqno: number;
   label: string | undefined;
   keyspaceId: string;
   partitions: string[];
+  /** Files in the backup and their total size (the keyspace as backed up). */
   files: number;
   bytes: number;
 }
@@ -58,11 +62,22 @@ const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true
 const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
 const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
+/**
+ * Incremental backups of keyspaces into one BackupStore, and list, info, verify, restore
+ * and prune over it. Any number of operations may run at once, in this and other
+ * processes sharing the store.
+ */
 export class BackupEngine {
+  /** The store this engine reads and writes. */
   readonly store: BackupStore;
   readonly #ctx: EngineContext;
   #ownsStore = false;
 
+  /**
+   * An engine over a store the caller opened (and closes). No I/O.
+   * @throws TypeError when `store` is not a BackupStore or an option has the wrong type;
+   *   RangeError for a negative or non-finite duration.
+   */
   constructor(store: BackupStore, options?: BackupEngineOptions) {
     if (typeof store !== 'object' || store === null || typeof store.put !== 'function' || typeof store.get !== 'function') {
       throw new TypeError('store must be a BackupStore');
@@ -86,7 +101,14 @@ export class BackupEngine {
     };
   }
 
-  /** Opens the store at `url` (file:///path, a plain absolute path, or s3://bucket/prefix?…); close() closes it. */
+  /**
+   * Opens the store at `url` and an engine over it; the engine's close() closes the store.
+   * @param url - `file:///abs/dir` or `/abs/dir` (created, durably, when missing), or
+   *   `s3://bucket/prefix?region=…&endpoint=…` (see docs/backups.md).
+   * @throws TypeError for a relative path, an unknown scheme or a bad option.
+   * @throws CairnError CAIRN_NOT_FOUND when the S3 bucket does not exist. Creating a
+   *   directory keeps Node's codes (EACCES, ENOTDIR…); S3 failures keep the SDK's error name as `code`.
+   */
   static async open(url: string, options?: BackupEngineOptions): Promise<BackupEngine> {
     if (typeof url !== 'string' || url.length === 0) throw new TypeError('url must be a non-empty string');
     const o = optionsObject<BackupEngineOptions>(options, 'options', ENGINE_OPTIONS);
@@ -101,7 +123,17 @@ export class BackupEngine {
     }
   }
 
-  /** Backs up `ks` (open in this process) incrementally: only content the store lacks is uploaded. */
+  /**
+   * Backs up `ks` (open in this process) incrementally: an online checkpoint beside it,
+   * then only content the store lacks is uploaded, and the manifest is written last. A
+   * failed or aborted backup leaves no visible backup; a retry reuses what was uploaded.
+   * @returns The new backup's id, seqno, and what was uploaded.
+   * @throws TypeError / RangeError for invalid arguments, before any I/O.
+   * @throws CairnError CAIRN_STORE_IN_USE when the store holds another keyspace's backups
+   *   (pass `force` to mix them) or a prune is running; CAIRN_ABORTED when `signal`
+   *   fires; CAIRN_CLOSED / CAIRN_POISONED from the keyspace. Store and disk failures keep
+   *   their codes (ENOSPC, S3 error names).
+   */
   backup(ks: Keyspace, options?: BackupOptions): Promise<BackupResult> {
     if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
     const o = optionsObject<BackupOptions>(options, 'options', BACKUP_OPTIONS);
@@ -110,23 +142,39 @@ export class BackupEngine {
     return takeBackup(this.#ctx, ks, { ...o, concurrency: concurrency(o.concurrency, 4), force: o.force === true });
   }
 
-  /** Every backup in the store, oldest first by creation time. No options yet: any name is a RangeError. */
+  /**
+   * Every backup in the store, oldest first by creation time. No options yet: any name is a RangeError.
+   * @throws CairnError CAIRN_CORRUPTION for a malformed manifest; CAIRN_UNSUPPORTED_FORMAT
+   *   for one a newer cairn wrote; store failures keep their codes.
+   */
   async list(options?: Record<string, never>): Promise<BackupSummary[]> {
     optionsObject(options, 'options', []);
     return (await readAllManifests(this.store)).map(summary);
   }
 
-  /** The full manifest of a backup id, or of the newest backup for 'latest'. CAIRN_NOT_FOUND when missing. */
+  /**
+   * The full manifest of a backup id, or of the newest backup for 'latest'.
+   * @throws TypeError for an id that is neither a backup id nor 'latest'.
+   * @throws CairnError CAIRN_NOT_FOUND when there is no such backup (or none at all, for
+   *   'latest'); CAIRN_CORRUPTION for a malformed manifest.
+   */
   info(id: string): Promise<BackupManifest> {
     return resolveManifest(this.store, validateBackupRef(id));
   }
 
-  /** store.json: the store's id and the keyspace it serves; undefined before the first backup. */
+  /** store.json: the store's id and the keyspace it serves; resolves undefined before the first backup. */
   storeInfo(): Promise<StoreInfo | undefined> {
     return readStoreInfo(this.store);
   }
 
-  /** Checks that a backup is complete (existence and size; `full`: content hashes). Never throws for a bad object: reports it. */
+  /**
+   * Checks that a backup is complete: every object exists with its size, and with `full`,
+   * its content hashes to the manifest's sha256 (downloads everything).
+   * @returns `ok` and one problem per bad file; a bad object is reported, not thrown.
+   * @throws TypeError / RangeError for invalid arguments.
+   * @throws CairnError CAIRN_NOT_FOUND when there is no such backup; CAIRN_ABORTED when
+   *   `signal` fires. Store failures other than a missing object keep their codes.
+   */
   async verify(id: string, options?: VerifyOptions): Promise<VerifyResult> {
     const ref = validateBackupRef(id);
     const o = optionsObject<VerifyOptions>(options, 'options', VERIFY_OPTIONS);
@@ -136,7 +184,16 @@ export class BackupEngine {
     return verifyBackup(this.#ctx, manifest, { ...o, concurrency: limit, full: o.full === true });
   }
 
-  /** Restores a backup into `dir`, which must be missing or empty (CAIRN_NOT_EMPTY). The result opens with Keyspace.open(). */
+  /**
+   * Restores a backup into `dir`, which must be missing or an empty directory. Files are
+   * checked against their sha256 as they are written, made durable, and `dir` appears by
+   * one rename: it holds a whole keyspace (open it with Keyspace.open) or nothing.
+   * @throws TypeError / RangeError for invalid arguments.
+   * @throws CairnError CAIRN_NOT_EMPTY when `dir` exists and is not an empty directory;
+   *   CAIRN_NOT_FOUND when there is no such backup or one of its objects is missing;
+   *   CAIRN_CORRUPTION when an object has the wrong size or content; CAIRN_ABORTED when
+   *   `signal` fires. Disk failures keep Node's codes. On failure `dir` is left as it was.
+   */
   async restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult> {
     const ref = validateBackupRef(id);
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
@@ -150,7 +207,11 @@ export class BackupEngine {
   /**
    * Deletes the backups no rule keeps (the newest `keepLast`; those younger than
    * `maxAgeMs`), then the content no remaining backup references. With neither rule,
-   * no backup is deleted and only unreferenced content is collected.
+   * no backup is deleted and only unreferenced content is collected. Content younger
+   * than `graceMs` is kept, and no content is collected while a backup runs.
+   * @returns The backups kept and deleted, and the content freed.
+   * @throws TypeError / RangeError for invalid arguments.
+   * @throws CairnError CAIRN_ABORTED when `signal` fires; store failures keep their codes.
    */
   prune(options?: PruneOptions): Promise<PruneResult> {
     const o = optionsObject<PruneOptions>(options, 'options', PRUNE_OPTIONS);
@@ -165,7 +226,7 @@ export class BackupEngine {
     });
   }
 
-  /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. */
+  /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. Resolves when closed. */
   async close(): Promise<void> {
     if (this.#ownsStore) await this.store.close();
   }

@@ -43,6 +43,7 @@ export interface FileStoreOptions {
  * Directories emptied by delete are left in place.
  */
 export class FileStore implements BackupStore, LocalCopyStore {
+  /** file:// URL of `root`. The methods are documented on BackupStore and LocalCopyStore. */
   readonly url: string;
   /** The absolute directory holding the objects. */
   readonly root: string;

@@ -7,4 +7,4 @@ export type { PruneOptions, PruneResult } from './prune-backups.js';
 export type { BackupPhase, BackupProgress, ProgressListener } from './progress.js';
 export type { BackupManifest, ManifestFile, StoreInfo } from './manifest.js';
 export type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
-export { openStore } from './open-store.js';
+export { openStore, type OpenStoreOptions } from './open-store.js';

@@ -10,14 +10,17 @@ import { isBackupId, isSha256 } from './store-layout.js';
 /** Version of store.json and of manifests; a reader refuses anything newer. */
 export const BACKUP_FORMAT = 1;
 
+/** store.json: written by the first backup, naming the keyspace whose backups the store holds. */
 export interface StoreInfo {
   format: number;
+  /** A UUID made when the store was first written. */
   storeId: string;
   /** The keyspace whose backups the store holds; another keyspace needs `force`. */
   keyspaceId: string;
   createdAt: string;
 }
 
+/** One file of a backup; its content is the store object named by its sha256. */
 export interface ManifestFile {
   /** Path inside the keyspace directory, '/'-separated (e.g. 'partitions/users/segments/000012.sst'). */
   path: string;
@@ -25,9 +28,11 @@ export interface ManifestFile {
   size: number;
 }
 
+/** A backup: `backups/<id>.json` in the store, written after all its content (see docs/backups.md). */
 export interface BackupManifest {
   id: string;
   format: number;
+  /** The backed-up keyspace's UUID (keyspace.json's `id`). */
   keyspaceId: string;
   /** Every write with a seqno up to this one is in the backup, and no later one. */
   seqno: number;
@@ -38,6 +43,7 @@ export interface BackupManifest {
   directories: string[];
   files: ManifestFile[];
   totals: { files: number; bytes: number };
+  /** The cairn version that wrote the backup. */
   cairnVersion: string;
 }
 

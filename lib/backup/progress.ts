@@ -1,18 +1,23 @@
 // Progress reports of the long BackupEngine operations (backup, restore, verify, prune):
 // counts of files and bytes plus a rate. One tracker per operation, main thread only.
 
+/** The phases of the engine's operations, in the order each operation goes through its own. */
 export type BackupPhase = 'checkpoint' | 'hashing' | 'uploading' | 'manifest' | 'downloading' | 'verifying' | 'syncing' | 'deleting' | 'done';
 
+/** Where a backup, restore, verify or prune stands; handed to `onProgress`. */
 export interface BackupProgress {
   phase: BackupPhase;
+  /** Files (or objects) of this phase done so far, of `filesTotal`. */
   filesDone: number;
   filesTotal: number;
+  /** Bytes of this phase done so far, of `bytesTotal`. */
   bytesDone: number;
   bytesTotal: number;
   /** Average over the phase so far (bytes per second of wall time). */
   bytesPerSecond: number;
 }
 
+/** An `onProgress` callback. Called synchronously on the engine's path: keep it short. */
 export type ProgressListener = (progress: BackupProgress) => void;
 
 /** Reports at most every `intervalMs` for byte-level ticks; phase changes and file completions always report. */

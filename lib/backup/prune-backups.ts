@@ -13,6 +13,7 @@ import { ProgressTracker, type ProgressListener } from './progress.js';
 import { FILES_PREFIX, extFor, manifestKey, objectKey, parseObjectKey } from './store-layout.js';
 import { listAll } from './store-objects.js';
 
+/** Options of `engine.prune`: which backups to keep, and how content is collected. */
 export interface PruneOptions {
   /** Keep the newest `keepLast` backups. */
   keepLast?: number;
@@ -22,13 +23,17 @@ export interface PruneOptions {
   graceMs?: number;
   /** Report what would be deleted, delete nothing. */
   dryRun?: boolean;
-  /** Deletes at once. Default 8. */
+  /** Deletes at once, 1–256. Default 8. */
   concurrency?: number;
+  /** Stops the prune between deletions (CAIRN_ABORTED); what was deleted stays deleted. */
   signal?: AbortSignal;
+  /** Called synchronously as phases start and objects are deleted. */
   onProgress?: ProgressListener;
 }
 
+/** What `engine.prune` resolves with. */
 export interface PruneResult {
+  /** True when nothing was deleted (`dryRun`); the other fields say what would have been. */
   dryRun: boolean;
   /** Backup ids kept and deleted (or to be deleted), oldest first. */
   kept: string[];

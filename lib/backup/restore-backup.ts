@@ -18,17 +18,25 @@ import { objectNotFound } from './store-errors.js';
 import { extFor, objectKey } from './store-layout.js';
 import { verifyBackup, type VerifyProblem } from './verify-backup.js';
 
+/** Options of `engine.restore`. */
 export interface RestoreOptions {
-  /** Files downloaded at once. Default 4. */
+  /** Files downloaded at once, 1–256. Default 4. */
   concurrency?: number;
+  /** Aborts the restore (CAIRN_ABORTED); the target is left as it was. */
   signal?: AbortSignal;
+  /** Called synchronously as phases start and bytes move. */
   onProgress?: ProgressListener;
 }
 
+/** What `engine.restore` resolves with. */
 export interface RestoreResult {
+  /** The backup restored. */
   id: string;
+  /** The restored keyspace directory (absolute). */
   path: string;
+  /** The restored keyspace holds every write up to this seqno. */
   seqno: number;
+  /** Files written and their total size. */
   files: number;
   bytes: number;
   durationMs: number;

@@ -127,9 +127,12 @@ export function parseS3Url(input: string): S3Location {
  * the write in which a concurrent writer of the same key can be replaced.
  */
 export class S3Store implements BackupStore {
+  /** The s3:// URL without credentials. The BackupStore methods are documented on that interface. */
   readonly url: string;
   readonly bucket: string;
+  /** Prepended to every key: the URL's path with a trailing '/', or '' for the bucket's root. */
   readonly prefix: string;
+  /** Bytes per multipart upload part (the `partSize` URL parameter). */
   readonly partSize: number;
   readonly #client: S3Client;
   #closed = false;

@@ -18,13 +18,17 @@ export interface StoreListPage {
   next: string | undefined;
 }
 
+/** Options of `store.put`. */
 export interface StorePutOptions {
   /** Fail with EEXIST instead of replacing an existing object (used for manifests and store.json). */
   ifNoneMatch?: boolean;
+  /** Aborts the put (CAIRN_ABORTED); nothing becomes visible. */
   signal?: AbortSignal;
 }
 
+/** Options of `store.get`. */
 export interface StoreGetOptions {
+  /** Aborts the request, and destroys the returned stream with CAIRN_ABORTED if it fires later. */
   signal?: AbortSignal;
 }
 
@@ -36,6 +40,8 @@ export type StoreBody = Uint8Array | { stream: Readable; size: number };
  * no '..' segments. Errors: a missing object rejects with a CairnError CAIRN_NOT_FOUND
  * (`details.key`); `ifNoneMatch` on an existing object rejects with code EEXIST; transport
  * and OS failures keep their own codes (ENOSPC, ECONNREFUSED, S3 error names as `code`).
+ * Every method rejects with TypeError / RangeError for an invalid key, prefix, body or
+ * option (before any I/O) and with CAIRN_CLOSED after close(). Open one with openStore().
  */
 export interface BackupStore {
   /** The URL it was opened from, with credentials removed (for messages and manifests). */
@@ -44,6 +50,8 @@ export interface BackupStore {
    * Stores the object. Idempotent: putting the same key again replaces it atomically
    * (readers see the old or the new object, never a mix), unless `ifNoneMatch`. An
    * object is visible only once it is complete; a failed or aborted put leaves nothing.
+   * A stream body belongs to the store from the call on (destroyed on failure); one that
+   * yields other than `size` bytes rejects with RangeError.
    */
   put(key: string, body: StoreBody, options?: StorePutOptions): Promise<void>;
   /** The object's content as a stream. Rejects CAIRN_NOT_FOUND before any data flows. */

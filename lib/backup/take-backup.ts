@@ -20,19 +20,25 @@ import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { extFor, manifestKey, objectKey } from './store-layout.js';
 
+/** Options of `engine.backup`. */
 export interface BackupOptions {
   /** Free text stored in the manifest (e.g. 'nightly'). */
   label?: string;
-  /** Files hashed and uploaded at once. Default 4. */
+  /** Files hashed and uploaded at once, 1–256. Default 4. */
   concurrency?: number;
+  /** Aborts the backup (CAIRN_ABORTED); nothing becomes visible, uploads stay for a retry. */
   signal?: AbortSignal;
+  /** Called synchronously as phases start and bytes move. */
   onProgress?: ProgressListener;
   /** Back up into a store whose store.json names another keyspace. */
   force?: boolean;
 }
 
+/** What `engine.backup` resolves with. */
 export interface BackupResult {
+  /** The new backup's id (for info, verify, restore). */
   id: string;
+  /** The backup holds every write with a seqno up to this one, and no later one. */
   seqno: number;
   /** Files in the backup. */
   files: number;
@@ -41,6 +47,7 @@ export interface BackupResult {
   bytesUploaded: number;
   /** Size of the keyspace as backed up. */
   bytesTotal: number;
+  /** Wall time of the whole backup. */
   durationMs: number;
 }
 

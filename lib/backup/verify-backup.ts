@@ -9,15 +9,19 @@ import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { extFor, objectKey } from './store-layout.js';
 
+/** Options of `engine.verify`. */
 export interface VerifyOptions {
   /** Download and re-hash every object (default: only check existence and size). */
   full?: boolean;
-  /** Objects checked at once. Default 4. */
+  /** Objects checked at once, 1–256. Default 4. */
   concurrency?: number;
+  /** Aborts the check (CAIRN_ABORTED). */
   signal?: AbortSignal;
+  /** Called synchronously as phases start and bytes move. */
   onProgress?: ProgressListener;
 }
 
+/** One bad file of a backup: its object is missing, has the wrong size, or (with `full`) the wrong content. */
 export interface VerifyProblem {
   /** The file in the keyspace (one problem per file naming a bad object). */
   path: string;
@@ -26,9 +30,13 @@ export interface VerifyProblem {
   kind: 'missing' | 'size' | 'checksum';
 }
 
+/** What `engine.verify` resolves with. */
 export interface VerifyResult {
+  /** The backup checked ('latest' resolved to its id). */
   id: string;
+  /** True when `problems` is empty. */
   ok: boolean;
+  /** Whether content was downloaded and hashed. */
   full: boolean;
   /** Distinct objects checked. */
   objects: number;

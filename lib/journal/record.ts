@@ -1,5 +1,5 @@
 // The journal's byte formats: the file header and the framed batch record (see
-// docs/format-journal.md). Pure functions over Buffers, safe from any thread.
+// docs/format.md §7). Pure functions over Buffers, safe from any thread.
 import { crc32 } from '../codec/checksum.js';
 import { EntryKind, MAX_SEQNO } from '../codec/entry.js';
 import { Reader, varintLength, writeVarint } from '../codec/varint.js';

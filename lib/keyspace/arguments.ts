@@ -79,12 +79,17 @@ export function optionsObject<T extends object>(input: unknown, name: string, kn
   return input as Partial<T>;
 }
 
-/** Range options of an iterator. */
+/** Range options of an iterator. Keys compare as bytes (strings as their UTF-8). */
 export interface RangeOptions {
+  /** Only keys greater than this. */
   gt?: Bytes;
+  /** Only keys greater than or equal to this. */
   gte?: Bytes;
+  /** Only keys less than this. */
   lt?: Bytes;
+  /** Only keys less than or equal to this. */
   lte?: Bytes;
+  /** Descending key order. Default false. */
   reverse?: boolean;
   /** At most this many entries; -1 or Infinity for no limit. */
   limit?: number;

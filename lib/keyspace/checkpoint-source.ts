@@ -39,27 +39,35 @@ export interface CheckpointSource {
   cut(): Promise<CheckpointCut>;
 }
 
+/** Where a checkpoint stands; handed to `onProgress` as each phase starts. */
 export interface CheckpointProgress {
   phase: 'linking' | 'copying' | 'writing' | 'syncing' | 'done';
+  /** Files of the checkpoint linked or copied so far, of `filesTotal`. */
   filesDone: number;
   filesTotal: number;
+  /** Bytes of those files, of `bytesTotal`. */
   bytesDone: number;
   bytesTotal: number;
 }
-
-/** Options of `ks.backupTo`. */
+/** Options of `keyspace.backupTo`. */
 export interface CheckpointOptions {
+  /** Aborts the checkpoint: it rejects with CAIRN_ABORTED and leaves nothing at the destination. */
   signal?: AbortSignal;
+  /** Called synchronously as each phase starts; if it throws, the checkpoint fails and is removed. */
   onProgress?: (progress: CheckpointProgress) => void;
 }
-
 /** What backupTo resolves with. */
 export interface CheckpointResult {
+  /** The checkpoint directory (absolute). */
   path: string;
+  /** The checkpoint holds every write with a seqno up to this one, and no later one. */
   seqno: number;
+  /** The partitions it holds, as of the cut. */
   partitions: string[];
+  /** Files hard-linked, and copied (all of them when the destination is on another file system). */
   filesLinked: number;
   filesCopied: number;
+  /** Bytes of the linked files (no space used now), and bytes copied. */
   bytesLinked: number;
   bytesCopied: number;
   /** How long writers were held at the cut. */

@@ -25,14 +25,16 @@ import { type Snapshot, newSnapshot } from './snapshot.js';
 import { type WriteBatch, newWriteBatch } from './write-batch.js';
 import { WritePath } from './write-path.js';
 
-export type { BackgroundError, CompactionOptions, KeyspaceOptions, WriteOptions } from './options.js';
+export type { BackgroundError, CompactionOptions, CompactionRunOptions, KeyspaceOptions, WriteOptions } from './options.js';
 export { KEYSPACE_OPTIONS } from './options.js';
 
 const CHECKPOINT_OPTIONS = optionNames<CheckpointOptions>({ signal: true, onProgress: true });
 
 /** What `ks.stats()` reports. */
 export interface KeyspaceStats {
+  /** The sequence number of the newest write visible to readers (as `ks.seqno`). */
   seqno: number;
+  /** Per partition, by name. */
   partitions: Record<string, PartitionStats>;
   /**
    * The journal: files still kept (sealed ones plus the active one), their bytes, and the
@@ -40,8 +42,11 @@ export interface KeyspaceStats {
    * next switch, holding only a header, may sit on disk with the next number).
    */
   journal: { files: number; bytes: number; sealedBytes: number; activeFile: number };
+  /** Writes that waited for a flush to make room (back-pressure), and the total time they waited. */
   backPressure: { stalledWrites: number; stalledMs: number };
+  /** Snapshots taken and not yet released. */
   snapshots: number;
+  /** `backupTo` calls past their cut and not yet finished. */
   checkpointsInProgress: number;
   /** The latest failure of a flush or compaction that is being retried, if any ever happened. */
   lastBackgroundError: BackgroundError | undefined;
@@ -60,8 +65,11 @@ interface KeyspaceParts {
   recovered: Recovered;
 }
 
+/**
+ * An open keyspace: a directory holding partitions (each its own LSM tree) that share one
+ * journal and one sequence of seqnos. Open with `Keyspace.open`; close with `close()`.
+ */
 export class Keyspace {
-  /** The keyspace directory, resolved. */
   readonly path: string;
   /** The keyspace's UUID from keyspace.json. */
   readonly id: string;
@@ -98,8 +106,19 @@ export class Keyspace {
 
   /**
    * Opens the keyspace in `dir`, creating it when the directory is missing or empty.
-   * Holds the directory's LOCK until close (CAIRN_LOCKED if held elsewhere), replays the
-   * journals over the segments, and removes files a crash left behind.
+   * Holds the directory's LOCK until close, replays the journals over the segments, and
+   * removes files a crash left behind.
+   *
+   * @param dir - The keyspace directory; relative paths resolve against the working directory.
+   * @param options - See {@link KeyspaceOptions}; every field is optional.
+   * @returns The open keyspace.
+   * @throws TypeError / RangeError for an invalid `dir` or option, before any I/O.
+   * @throws CairnError CAIRN_LOCKED when the keyspace is open elsewhere (another process,
+   *   or another Keyspace in this one); CAIRN_NOT_A_KEYSPACE when `dir` is a file, or a
+   *   non-empty directory without keyspace.json; CAIRN_UNSUPPORTED_FORMAT when a newer
+   *   cairn wrote it; CAIRN_CORRUPTION when a metadata file, segment or journal fails its
+   *   checks (a torn tail of the newest journal is not corruption: it is cut off).
+   *   Operating-system failures keep Node's codes (EACCES, ENOSPC, EIO…).
    */
   static async open(dir: string, options?: KeyspaceOptions): Promise<Keyspace> {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
@@ -146,16 +165,27 @@ export class Keyspace {
     return this.#writes.visibleSeqno;
   }
 
+  /** True once `close()` was called (every later call rejects with CAIRN_CLOSED). */
   get closed(): boolean {
     return this.#state.closed;
   }
 
-  /** The names of the partitions, sorted. */
+  /** The names of the partitions, sorted by code unit. */
   partitionNames(): string[] {
     return [...this.#registry.trees.keys()].sort();
   }
 
-  /** Opens the partition `name`, creating it (durably) when it does not exist. */
+  /**
+   * The handle of partition `name`, created (durably: the registry in keyspace.json is
+   * rewritten) when it does not exist. One handle per name: calls resolve the same object.
+   *
+   * @param name - 1–64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'.
+   * @throws TypeError for an invalid name.
+   * @throws CairnError CAIRN_CLOSED after close(); CAIRN_POISONED when creating it after an
+   *   earlier write failed to reach the disk; CAIRN_NOT_FOUND when it was deleted while
+   *   this call waited. A failed registry write rejects with its operating-system error
+   *   and poisons the keyspace (whether the registry changed is known only after a reopen).
+   */
   async partition(name: string): Promise<Partition> {
     if (!isValidPartitionName(name)) {
       throw new TypeError(`partition name must be 1-64 characters of [A-Za-z0-9_.-] not starting with '.' or '-' (got ${JSON.stringify(name)})`);
@@ -174,7 +204,17 @@ export class Keyspace {
     return handle;
   }
 
-  /** Deletes a partition and all its data, durably. Its handles reject later calls with CAIRN_NOT_FOUND. */
+  /**
+   * Deletes a partition and all its data, durably: resolves once the registry no longer
+   * names it (its files are removed then; what a crash leaves is removed by the next
+   * open). Waits for checkpoints in progress. Its handles reject later calls with
+   * CAIRN_NOT_FOUND.
+   *
+   * @throws TypeError for an invalid name.
+   * @throws CairnError CAIRN_NOT_FOUND when no such partition exists; CAIRN_CLOSED;
+   *   CAIRN_POISONED. A failed registry write rejects with its operating-system error and
+   *   poisons the keyspace.
+   */
   async deletePartition(name: string): Promise<void> {
     if (!isValidPartitionName(name)) throw new TypeError(`invalid partition name ${JSON.stringify(name)}`);
     this.#state.checkWritable();
@@ -190,7 +230,10 @@ export class Keyspace {
     );
   }
 
-  /** A snapshot of the keyspace's shape and background work, for monitoring. */
+  /**
+   * The keyspace's shape and background work right now, for monitoring. Cheap: no I/O.
+   * @throws CairnError CAIRN_CLOSED after close().
+   */
   stats(): KeyspaceStats {
     this.#state.checkOpen();
     const partitions: Record<string, PartitionStats> = {};
@@ -213,12 +256,17 @@ export class Keyspace {
     };
   }
 
-  /** A batch of puts and deletes across partitions, committed atomically. */
+  /** A new, empty batch of puts and deletes across partitions, committed atomically by `commit()`. */
   batch(): WriteBatch {
     return newWriteBatch(this, this.#writes);
   }
 
-  /** A consistent read view of every partition as of now. Release it when done. No options yet: any name is a RangeError. */
+  /**
+   * A consistent read view of every partition as of now (`seqno`), for `{ snapshot }` in
+   * reads and iterators. It keeps the files it reads alive: release it when done
+   * (close() releases the rest).
+   * @throws CairnError CAIRN_CLOSED after close().
+   */
   snapshot(options?: Record<string, never>): Snapshot {
     optionsObject(options, 'options', []);
     this.#state.checkOpen();
@@ -227,7 +275,13 @@ export class Keyspace {
     return snap;
   }
 
-  /** Flushes every partition's memtables to segments. */
+  /**
+   * Writes every partition's memtables to segments and resolves once they are installed.
+   * Not needed for durability (the journal has every write); useful before measuring
+   * space, or to let journal GC delete old journal files.
+   * @throws CairnError CAIRN_CLOSED; CAIRN_POISONED. A failed flush rejects with its
+   *   error and poisons the keyspace.
+   */
   async flush(): Promise<void> {
     this.#state.checkWritable();
     await Promise.all([...this.#registry.trees.values()].map((t) => t.flush(this.#writes.visibleSeqno)));
@@ -239,6 +293,15 @@ export class Keyspace {
    * partitions. Writers are held only for the cut (a journal switch and the pinning of
    * each partition's version); readers never wait. Immutable files are hard-linked (copied
    * when `dest` is on another file system); see docs/checkpoints.md.
+   *
+   * @param dest - The checkpoint directory to create; missing parents are created.
+   * @param options - `signal` to abort (the partial checkpoint is removed), `onProgress`.
+   * @returns What was linked and copied, the checkpoint's seqno and the write pause.
+   * @throws TypeError for an invalid `dest` or option.
+   * @throws Error with code EEXIST when `dest` exists (or appears while staging).
+   * @throws CairnError CAIRN_ABORTED (name 'AbortError') when `signal` fires;
+   *   CAIRN_CLOSED; CAIRN_POISONED. Operating-system failures (ENOSPC, EIO…) keep Node's
+   *   codes. On any failure nothing is left at `dest` and the keyspace stays usable.
    */
   async backupTo(dest: string, options?: CheckpointOptions): Promise<CheckpointResult> {
     if (typeof dest !== 'string' || dest.length === 0) throw new TypeError('dest must be a non-empty string');
@@ -248,7 +311,11 @@ export class Keyspace {
     return checkpointProtocol()(this.#cutter, dest, opts);
   }
 
-  /** Waits for in-flight writes and flushes, releases snapshots, closes files and the LOCK. Idempotent. */
+  /**
+   * Waits for in-flight writes and background work, releases snapshots, closes files and
+   * releases the LOCK. Memtables are not flushed: the next open replays the journal.
+   * Idempotent: every call resolves with the same promise.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

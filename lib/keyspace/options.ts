@@ -68,6 +68,7 @@ export type CompactionOptions =
   | ({ strategy?: 'leveled' } & Partial<LeveledConfig> & CompactionRunOptions)
   | ({ strategy: 'fifo' } & Partial<FifoConfig> & Pick<FifoConfig, 'maxBytes'> & CompactionRunOptions);
 
+/** Options of compaction that apply to every strategy. */
 export interface CompactionRunOptions {
   /** While a compaction runs and level 0 holds this many segments, writers wait. Default max(12, 3 × level0Trigger). */
   level0StopWrites?: number;
@@ -78,8 +79,13 @@ export interface CompactionRunOptions {
   inProcess?: boolean;
 }
 
-/** Options of one write. */
+/** Options of one write (`put`, `delete`, `batch.commit`). */
 export interface WriteOptions {
+  /**
+   * 'buffered': resolve once the journal record is handed to the operating system (it
+   * survives a crash of the process, not of the machine); 'sync': resolve after fdatasync.
+   * Default: the keyspace's `durability` option.
+   */
   durability?: Durability;
 }
 

@@ -15,11 +15,13 @@ import { type Snapshot, snapshotView } from './snapshot.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/** Options of `get` and `has`. */
 export interface ReadOptions {
-  /** Read as of this snapshot instead of the newest data. */
+  /** Read as of this snapshot (of the same keyspace) instead of the newest data. */
   snapshot?: Snapshot;
 }
 
+/** Options of `entries`, `keys` and `values`: a key range, its direction and limit, and a snapshot. */
 export interface IteratorOptions extends RangeOptions, ReadOptions {}
 
 /** @internal What a partition handle uses of its keyspace besides its tree. */
@@ -41,6 +43,11 @@ let internals: {
 const READ_OPTIONS = optionNames<ReadOptions>({ snapshot: true });
 const ITERATOR_OPTIONS = [...RANGE_OPTIONS, ...READ_OPTIONS];
 
+/**
+ * One partition of a keyspace: a sorted map from byte keys to byte values, with its own
+ * LSM tree. Get it from `keyspace.partition(name)`. Keys and values are strings (stored
+ * as UTF-8) or Uint8Arrays; they come back as Buffers.
+ */
 export class Partition {
   readonly #keyspace: Keyspace;
   readonly #writes: WritePath;
@@ -66,6 +73,7 @@ export class Partition {
     };
   }
 
+  /** The partition's name. */
   get name(): string {
     return this.#tree.name;
   }
@@ -78,6 +86,22 @@ export class Partition {
   // put/delete/get/has are plain functions returning promises (argument errors become
   // rejections): an async wrapper would add a promise to every call on the hot path.
 
+  /**
+   * Sets `key` to `value`. The bytes are copied at the call.
+   *
+   * @param key - At most 64 KiB; the empty key is allowed.
+   * @param value - At most 256 MiB.
+   * @param options - `durability` of this write (default: the keyspace's).
+   * @returns Resolves once the write is in the journal (see {@link WriteOptions}) and
+   *   visible to reads. Writes resolve in the order they were made.
+   * @throws TypeError for a key or value that is not a string or Uint8Array, or a bad
+   *   durability; RangeError for a key or value over its limit.
+   * @throws CairnError CAIRN_CLOSED after keyspace.close(); CAIRN_NOT_FOUND when the
+   *   partition was deleted; CAIRN_POISONED when an earlier write failed to reach the
+   *   disk (reopen the keyspace). A failed journal write (ENOSPC, EIO…) rejects with its
+   *   operating-system error and the write is not applied; a failed fdatasync poisons.
+   *   All of these are rejections: this method never throws synchronously.
+   */
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
     try {
       const k = toKey(key);
@@ -89,6 +113,10 @@ export class Partition {
     }
   }
 
+  /**
+   * Removes `key` (a tombstone; deleting a missing key is not an error). Resolves,
+   * orders and rejects exactly as {@link Partition.put}, without the value checks.
+   */
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
       const k = toKey(key);
@@ -99,7 +127,17 @@ export class Partition {
     }
   }
 
-  /** The value of `key` as a Buffer, or undefined when absent. */
+  /**
+   * The value of `key`: the newest write, or as of `options.snapshot`.
+   *
+   * @returns A Buffer of its own (safe to keep or modify), or undefined when the key is
+   *   absent or deleted.
+   * @throws TypeError for a key that is not a string or Uint8Array, or a snapshot of
+   *   another keyspace.
+   * @throws CairnError CAIRN_CLOSED; CAIRN_NOT_FOUND when the partition was deleted;
+   *   CAIRN_RELEASED when the snapshot was released; CAIRN_CORRUPTION when a segment block
+   *   fails its checksum. Read failures keep Node's codes (EIO…). All are rejections.
+   */
   get(key: Bytes, options?: ReadOptions): Promise<Buffer | undefined> {
     try {
       const e = this.#lookup(toKeyView(key), options);
@@ -109,6 +147,7 @@ export class Partition {
     }
   }
 
+  /** Whether `key` has a value (newest, or as of `options.snapshot`). Rejects as {@link Partition.get}. */
   has(key: Bytes, options?: ReadOptions): Promise<boolean> {
     try {
       const e = this.#lookup(toKeyView(key), options);
@@ -118,15 +157,29 @@ export class Partition {
     }
   }
 
-  /** `[key, value]` pairs in byte order of the keys (descending with `reverse`), read from one consistent view. */
+  /**
+   * `[key, value]` pairs in byte order of the keys (descending with `reverse`), within
+   * the range of `gt`/`gte`/`lt`/`lte`, at most `limit` of them. The iterator reads one
+   * consistent view: the data as of this call (or as of `options.snapshot`); later
+   * writes do not show. It holds that view's files until it ends: iterate to the end,
+   * or leave the loop (`break` calls its `return()`).
+   *
+   * @throws TypeError / RangeError for invalid options (a bound that is not a key, a
+   *   negative limit), at the call.
+   * @throws CairnError at the call: CAIRN_CLOSED; CAIRN_NOT_FOUND (partition deleted);
+   *   CAIRN_RELEASED (snapshot released). While iterating: CAIRN_CORRUPTION when a block
+   *   fails its checksum, or a read's operating-system error.
+   */
   entries(options?: IteratorOptions): AsyncIterableIterator<[Buffer, Buffer]> {
     return this.#iterate(options, 'entries') as AsyncIterableIterator<[Buffer, Buffer]>;
   }
 
+  /** The keys {@link Partition.entries} would yield with the same options; throws as it does. */
   keys(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
     return this.#iterate(options, 'keys') as AsyncIterableIterator<Buffer>;
   }
 
+  /** The values {@link Partition.entries} would yield with the same options, in key order; throws as it does. */
   values(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
     return this.#iterate(options, 'values') as AsyncIterableIterator<Buffer>;
   }

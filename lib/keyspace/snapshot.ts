@@ -13,6 +13,11 @@ let internals: {
   viewOf(snap: Snapshot, keyspace: Keyspace, tree: Tree): ReadView | undefined;
 };
 
+/**
+ * A read view of every partition of a keyspace frozen at `seqno`: pass it as
+ * `{ snapshot }` to `get`, `has` and the iterators. Get one from `keyspace.snapshot()`
+ * and release it when done: it keeps the segment files it reads alive.
+ */
 export class Snapshot {
   /** Every read through the snapshot sees exactly the writes up to this seqno. */
   readonly seqno: number;
@@ -36,11 +41,15 @@ export class Snapshot {
     };
   }
 
+  /** True once released (reads through it reject with CAIRN_RELEASED). */
   get released(): boolean {
     return this.#released;
   }
 
-  /** Releases the snapshot's hold on files and memory. Idempotent. */
+  /**
+   * Releases the snapshot's hold on files and memory. Idempotent; iterators already
+   * reading it keep their own hold until they end.
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;

@@ -16,6 +16,12 @@ const CONSTRUCT = Symbol('WriteBatch');
 
 let create: (keyspace: Keyspace, writes: WritePath) => WriteBatch;
 
+/**
+ * Puts and deletes across partitions of one keyspace, applied atomically by `commit()`:
+ * all visible together, all durable together. Get one from `keyspace.batch()`. Methods
+ * chain (`ks.batch().put(p, k, v).delete(q, k2).commit()`); ops apply in call order, so
+ * the last op on a key wins.
+ */
 export class WriteBatch {
   readonly #keyspace: Keyspace;
   readonly #writes: WritePath;
@@ -37,26 +43,46 @@ export class WriteBatch {
     return this.#ops.length;
   }
 
+  /**
+   * Queues `partition.put(key, value)`; the bytes are copied now.
+   * @returns This batch.
+   * @throws TypeError when `partition` is not a Partition of this keyspace, or for a key or
+   *   value that is not a string or Uint8Array; RangeError for one over its limit (64 KiB
+   *   keys, 256 MiB values).
+   * @throws CairnError CAIRN_CLOSED when the batch was committed or the keyspace closed;
+   *   CAIRN_NOT_FOUND when the partition was deleted.
+   */
   put(partition: Partition, key: Bytes, value: Bytes): this {
     const tree = this.#treeOf(partition);
     this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Put, key: toKey(key), value: toValue(value) });
     return this;
   }
 
+  /** Queues `partition.delete(key)`. Throws as {@link WriteBatch.put}. */
   delete(partition: Partition, key: Bytes): this {
     const tree = this.#treeOf(partition);
     this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Delete, key: toKey(key), value: EMPTY });
     return this;
   }
 
-  /** Drops every queued operation. */
+  /**
+   * Drops every queued operation; the batch stays usable.
+   * @throws CairnError CAIRN_CLOSED when the batch was already committed.
+   */
   clear(): this {
     this.#checkFresh();
     this.#ops = [];
     return this;
   }
 
-  /** Writes every queued operation atomically. An empty batch resolves at once. */
+  /**
+   * Writes every queued operation as one journal record. Resolves once it is in the
+   * journal (per `options.durability`) and visible; an empty batch resolves at once.
+   * A batch commits once; later calls reject.
+   * @throws CairnError CAIRN_CLOSED when already committed or the keyspace closed;
+   *   CAIRN_POISONED; a failed journal write rejects with its operating-system error
+   *   (nothing of the batch is applied). TypeError for a bad durability.
+   */
   async commit(options?: WriteOptions): Promise<void> {
     this.#checkFresh();
     this.#committed = true;

@@ -11,6 +11,7 @@ import { KEYSPACE_OPTIONS } from '../keyspace/options.js';
 import { CairnIterator, CairnKeyIterator, CairnValueIterator, decode, type Format, type PrivateIteratorOptions } from './iterators.js';
 import { RangeCursor, type LevelKey, type LevelRange, type Shape } from './range-cursor.js';
 
+/** abstract-level's database options (encodings…) plus the keyspace's own, and the partition to use. */
 export interface CairnLevelOptions<K, V> extends AbstractDatabaseOptions<K, V>, KeyspaceOptions {
   /** The partition this database reads and writes. Default 'default'. */
   partition?: string;
@@ -62,6 +63,12 @@ class CairnLevelSnapshot extends (AbstractSnapshot as unknown as SnapshotBase) {
   }
 }
 
+/**
+ * An abstract-level database over one partition of a cairn keyspace: the API of `level`
+ * (get, put, del, batch, iterators, snapshots, clear) as abstract-level documents it,
+ * with cairn's durability (`sync: true` fsyncs) and its errors as `cause`. Opening and
+ * closing follow abstract-level: open() takes the keyspace's LOCK, close() releases it.
+ */
 export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLevel<Buffer | Uint8Array | string, KDefault, VDefault> {
   /** The keyspace directory. */
   readonly location: string;
@@ -72,7 +79,17 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   #keyspace: Keyspace | undefined;
   #partition: Partition | undefined;
 
-  /** Opens (creating when missing) the keyspace at `location` in open(); close() closes it. */
+  /**
+   * A database over the keyspace at `location`, opened (and created when missing, unless
+   * `createIfMissing: false`) by open(); close() closes the keyspace. No I/O here.
+   * @param options - abstract-level's options, KeyspaceOptions, and `partition` (default 'default').
+   * @throws TypeError for an empty location or an invalid partition name.
+   *
+   * open() rejects with an abstract-level error (a LEVEL_* code) whose `cause` is cairn's:
+   * CAIRN_LOCKED when the keyspace is open elsewhere, CAIRN_NOT_FOUND
+   * for a missing keyspace or partition with `createIfMissing: false`, CAIRN_ALREADY_EXISTS
+   * with `errorIfExists: true`, and the errors of Keyspace.open.
+   */
   constructor(location: string, options?: CairnLevelOptions<KDefault, VDefault>) {
     if (typeof location !== 'string' || location.length === 0) throw new TypeError('location must be a non-empty string');
     // Other names are not refused: abstract-level forwards any option to open() and its
@@ -108,6 +125,8 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   /**
    * A database over a partition of a keyspace the caller already opened. close() leaves the
    * keyspace open. A partition given by name is created in open() when missing.
+   * @throws TypeError when `keyspace` is not a Keyspace, or `partition` neither a Partition
+   *   nor a valid name; open() rejects when a Partition handle belongs to another keyspace.
    */
   static fromPartition<K = string, V = string>(keyspace: Keyspace, partition: Partition | string, options?: AbstractDatabaseOptions<K, V>): CairnLevel<K, V> {
     if (!(keyspace instanceof Keyspace)) throw new TypeError('keyspace must be an open Keyspace');
@@ -120,7 +139,7 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
     return db;
   }
 
-  /** The keyspace underneath while open (for checkpoints, backups and other partitions). */
+  /** The keyspace underneath while open (for checkpoints, backups and other partitions); undefined when not open. */
   get keyspace(): Keyspace | undefined {
     return this.#keyspace;
   }

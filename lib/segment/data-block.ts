@@ -10,7 +10,7 @@ const SLOT_SIZE = 8;
 /** The block's last 8 bytes: u32 shared prefix length, u32 entry count. */
 const BLOCK_TAIL_SIZE = 8;
 
-/** Encodes entries into one block: payload, then the 5-byte trailer (see docs/format-segment.md). */
+/** Encodes entries into one block: payload, then the 5-byte trailer (see docs/format.md §8). */
 export class DataBlockBuilder {
   private buf: Buffer;
   private length = 0;

@@ -1,5 +1,5 @@
 // Segment file framing: block trailers, block handles and the fixed-size footer (see
-// docs/format-segment.md). Pure functions over Buffers; safe to share between readers.
+// docs/format.md §8). Pure functions over Buffers; safe to share between readers.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { crc32 } from '../codec/checksum.js';
 

@@ -86,16 +86,23 @@ interface FrozenMemtable {
 }
 
 /** Per-partition figures of `ks.stats()`. */
+/** One partition's part of `ks.stats()`. */
 export interface PartitionStats {
+  /** Every write to the partition with a seqno up to this one is in its segments. */
   persistedSeqno: number;
+  /** Per level, from 0: segment count, bytes and entries (tombstones included). */
   levels: { level: number; segments: number; bytes: number; entries: number }[];
+  /** Segments and their bytes over all levels. */
   segments: number;
   segmentBytes: number;
+  /** Memtables in memory (the active one and those waiting for a flush) and their bytes. */
   memtables: { count: number; bytes: number };
+  /** Whether a flush or a compaction is running now. */
   flushing: boolean;
   compacting: boolean;
   /** Compactions the strategy would start now (besides a running one). */
   pendingCompactions: number;
+  /** Compactions finished since open. */
   compactionsDone: number;
   /** Versions still referenced by snapshots, iterators or checkpoints (the current one included). */
   liveVersions: number;

@@ -6,9 +6,10 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Keyspace, type Partition } from '../../lib/index.js';
 import { Rng } from '../helpers/rng.js';
+import { scaled } from '../helpers/scale.js';
 import { type Dump, dumpDir, plain, stagingLeft, tempDir } from './fixtures/checkpoint-fixtures.js';
 
-const CHECKPOINTS = Number(process.env.CAIRN_CHECKPOINT_STRESS ?? 60);
+const CHECKPOINTS = scaled(60, 15);
 const PARTITIONS = ['p0', 'p1', 'p2', 'p3'];
 
 /** One committed write: its first seqno and its ops (value undefined = delete). */

@@ -4,8 +4,7 @@
 // exactly a whole-batch prefix holding every acknowledged batch, and that recovery left no
 // orphan: every segment named by the live manifest, no temp files, only journals in journal/.
 import t, { type Test } from 'tap';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Keyspace } from '../../lib/index.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
@@ -21,8 +20,10 @@ import {
 import { scriptPath, firstLine, exited } from '../helpers/spawn-ts.js';
 import { spawnDist } from '../helpers/spawn-dist.js';
 import { Rng } from '../helpers/rng.js';
+import { scaled } from '../helpers/scale.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const ROUNDS = Number(process.env.CAIRN_COMPACTION_CRASH_ROUNDS ?? 30);
+const ROUNDS = scaled(30, 10);
 const child = scriptPath(import.meta.url, 'fixtures/crash-child.mjs');
 const PARTITIONS = ['a', 'b', 'c'];
 const SLOTS = 200;
@@ -91,10 +92,13 @@ interface RoundLog {
   acked: number;
   merges: number;
   compacting: boolean;
+  /** Resolves when the child reports its first finished merge. */
+  firstMerge: Promise<void>;
 }
 
 function follow(proc: ReturnType<typeof spawnDist>): RoundLog {
-  const log: RoundLog = { acked: -1, merges: 0, compacting: false };
+  let firstMerge!: () => void;
+  const log: RoundLog = { acked: -1, merges: 0, compacting: false, firstMerge: new Promise((resolve) => (firstMerge = resolve)) };
   let buffer = '';
   proc.stdout.on('data', (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -106,6 +110,7 @@ function follow(proc: ReturnType<typeof spawnDist>): RoundLog {
       else if (kind === 'stats') {
         log.merges = Math.max(log.merges, Number(x));
         log.compacting = y === '1';
+        if (log.merges > 0) firstMerge();
       }
     }
   });
@@ -120,8 +125,7 @@ async function checkRound(t: Test, ks: Keyspace, round: number, recovered: numbe
 }
 
 t.test(`SIGKILL during compaction and journal GC, ${ROUNDS} rounds`, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-compaction-crash-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await scratchDir(t, 'compaction-crash');
   const rng = new Rng(20260412);
   const recoveredUpTo = new Map<number, number>();
   let merges = 0;
@@ -133,6 +137,9 @@ t.test(`SIGKILL during compaction and journal GC, ${ROUNDS} rounds`, async (t) =
     const proc = spawnDist(child, [dir, String(round), round % 2 === 0 ? 'worker' : 'in-process']);
     const log = follow(proc);
     t.equal(await firstLine(proc), 'ready', `round ${round}: child opened the keyspace`);
+    // The kill lands while merges run however slow the machine is: the clock starts at the
+    // round's first finished merge (a busy CI host once killed rounds before any).
+    await Promise.race([log.firstMerge, exited(proc)]);
     await new Promise((resolve) => setTimeout(resolve, rng.int(20, 600)));
     proc.kill('SIGKILL');
     await exited(proc);

@@ -3,16 +3,18 @@
 // byte cap while far more is written, the oldest data is dropped and the newest kept.
 // Measures the directory itself (what an operator sees), not the keyspace's own stats.
 import t from 'tap';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Keyspace, type Partition } from '../../lib/index.js';
+import { scaled } from '../helpers/scale.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const MiB = 1024 * 1024;
 const VALUE_BYTES = 1000;
-// About 50 MB by default; CAIRN_SPACE_MB scales it (the test name says which size ran).
-const DATASET_MB = Number(process.env.CAIRN_SPACE_MB ?? 50);
+// About 50 MB at full scale (the test name says which size ran); never below 15 MB,
+// which still spreads over levels 0-2 with the budgets below.
+const DATASET_MB = scaled(50, 15);
 const OVERWRITES = 10;
 
 const key = (i: number) => `key-${String(i).padStart(8, '0')}`;
@@ -63,8 +65,7 @@ async function writeRange(ks: Keyspace, p: Partition, from: number, to: number, 
 }
 
 t.test(`leveled: ${OVERWRITES} overwrites of a ${DATASET_MB} MB dataset stay under 3x the live size on disk`, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-compaction-space-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await scratchDir(t, 'compaction-space');
   // Default-like leveled settings (trigger 4, multiplier 10), scaled down so that a 50 MB
   // dataset spreads over several levels.
   const ks = await Keyspace.open(dir, {
@@ -99,8 +100,7 @@ t.test(`leveled: ${OVERWRITES} overwrites of a ${DATASET_MB} MB dataset stay und
 });
 
 t.test('fifo: segments stay at the byte cap while ten times as much is written; oldest dropped, newest kept', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-compaction-fifo-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await scratchDir(t, 'compaction-fifo');
   const maxBytes = 4 * MiB;
   const memtableBytes = 512 * 1024;
   const ks = await Keyspace.open(dir, { memtableBytes, journalFileBytes: MiB, compaction: { strategy: 'fifo', maxBytes } });

@@ -3,9 +3,10 @@
 // test's own teardowns run, so a keyspace closed in teardown would still be writing
 // (flushes, merges) while its directory is deleted. Teardowns run last-registered first,
 // so a close registered after this runs before the removal.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { remove } from 'fs-extra/esm';
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -13,6 +14,6 @@ export interface Teardown {
 
 export async function scratchDir(t: Teardown, name: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `cairn-${name}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  t.teardown(() => remove(dir));
   return dir;
 }

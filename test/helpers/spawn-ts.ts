@@ -1,17 +1,17 @@
 // Test helper: runs a TypeScript script in a child Node process through the same TS
-// loader tap uses (@tapjs/typescript's import hook), without tap's own hooks or env.
+// loader tap uses (test/helpers/ts-loader.mjs), without tap's own hooks or env.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** Spawns `node --import <tap's TS loader> script ...args` with TAP variables removed. */
 export function spawnTs(script: string, args: readonly string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  const loader = import.meta.resolve('@tapjs/typescript/import');
+  const loader = import.meta.resolve('./ts-loader.mjs');
   const cleanEnv: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !/^(TAP|_TAPJS)/.test(key)) cleanEnv[key] = value;
   }
   return spawn(process.execPath, ['--import', loader, script, ...args], {
-    env: { ...cleanEnv, TS_NODE_TRANSPILE_ONLY: '1', ...env },
+    env: { ...cleanEnv, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }

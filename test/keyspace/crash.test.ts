@@ -3,20 +3,18 @@
 // acknowledged batch is there and every batch is all-or-nothing. Rounds accumulate in one
 // keyspace, so recovery also runs over the debris of earlier crashes.
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Keyspace } from '../../lib/index.js';
 import { scriptPath, firstLine, exited } from '../helpers/spawn-ts.js';
 import { spawnDist } from '../helpers/spawn-dist.js';
 import { Rng } from '../helpers/rng.js';
+import { scaled } from '../helpers/scale.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const ROUNDS = Number(process.env.CAIRN_CRASH_ROUNDS ?? 50);
+const ROUNDS = scaled(50, 10);
 const child = scriptPath(import.meta.url, 'crash-child.mjs');
 
 t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-crash-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const dir = await scratchDir(t, 'crash');
   const rng = new Rng(20261121);
   const acked = new Map<number, number>(); // round -> highest i acknowledged (acks of a burst may come out of order)
   const ackSets = new Map<number, Set<number>>();

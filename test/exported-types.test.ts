@@ -22,6 +22,7 @@ import {
   type CheckpointProgress,
   type CheckpointResult,
   type CompactionOptions,
+  type BackgroundError,
   type CompactionRunOptions,
   type CopyMethod,
   type CopyOptions,
@@ -167,7 +168,8 @@ t.test('keyspace options, reads, writes, stats and checkpoints through the expor
   const run: CompactionRunOptions = { level0StopWrites: 24, inProcess: true };
   const compaction: CompactionOptions = { strategy: 'leveled', ...leveled, ...run };
   const durability: Durability = 'buffered';
-  const options: KeyspaceOptions = { fs, durability, memtableBytes: 4096, compaction };
+  const backgroundErrors: BackgroundError[] = [];
+  const options: KeyspaceOptions = { fs, durability, memtableBytes: 4096, compaction, onBackgroundError: (error: BackgroundError) => backgroundErrors.push(error) };
   const ks = await Keyspace.open(path.join(dir, 'ks'), options);
   t.teardown(() => ks.close());
   t.ok((fs.calls.get('lock') ?? 0) >= 1, 'the keyspace took its LOCK through the FileSystem of the fs option');
@@ -195,6 +197,9 @@ t.test('keyspace options, reads, writes, stats and checkpoints through the expor
 
   await ks.flush();
   const stats: KeyspaceStats = ks.stats();
+  const lastBackgroundError: BackgroundError | undefined = stats.lastBackgroundError;
+  t.equal(lastBackgroundError, undefined, 'no flush or compaction failed');
+  t.same(backgroundErrors, [], 'so onBackgroundError was not called');
   const partitionStats: PartitionStats = stats.partitions.users;
   t.equal(stats.seqno, ks.seqno);
   t.ok(partitionStats.segments >= 1 && partitionStats.segmentBytes > 0, 'the flush shows in PartitionStats');

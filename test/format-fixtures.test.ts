@@ -2,9 +2,9 @@
 // named in their expected JSON with scripts/make-format-fixture.mjs): this version must
 // open a copy of each and read exactly the entries it holds, and `cairn inspect` must
 // describe it as it was written. Works on copies; the committed files are never touched.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copy } from 'fs-extra/esm';
@@ -40,12 +40,23 @@ t.test('there is a format fixture', async (t) => {
   t.ok(names.includes('keyspace-v1'), `fixtures: ${names.join(', ')}`);
 });
 
+/**
+ * A copy of fixture `name` in a scratch directory, as its writer left it. Git keeps no
+ * empty directory, so the segments/ of a partition that never flushed (which the writer
+ * made) is made again here.
+ */
+async function copyFixture(t: Test, name: string, purpose: string): Promise<string> {
+  const dir = join(await scratchDir(t, `fixture-${purpose}-${name}`), name);
+  await copy(join(fixtures, name), dir);
+  for (const partition of await readdir(join(dir, 'partitions'))) await mkdir(join(dir, 'partitions', partition, 'segments'), { recursive: true });
+  return dir;
+}
+
 for (const name of names) {
   const expected = JSON.parse(await readFile(join(fixtures, `${name}.expected.json`), 'utf8')) as Expected;
 
   t.test(`${name}: cairn inspect describes it as written`, async (t) => {
-    const dir = join(await scratchDir(t, `fixture-inspect-${name}`), name);
-    await copy(join(fixtures, name), dir);
+    const dir = await copyFixture(t, name, 'inspect');
     const run = await runCairn(['inspect', dir, '--json']);
     t.equal(run.code, ExitCode.OK, run.stderr);
     const report = JSON.parse(run.stdout) as InspectReport;
@@ -59,8 +70,7 @@ for (const name of names) {
   });
 
   t.test(`${name}: Keyspace.open reads every entry`, async (t) => {
-    const dir = join(await scratchDir(t, `fixture-open-${name}`), name);
-    await copy(join(fixtures, name), dir);
+    const dir = await copyFixture(t, name, 'open');
     let ks = await Keyspace.open(dir);
     t.teardown(() => ks.close());
     t.equal(ks.seqno, expected.seqno, 'recovery replays the journals up to the last write');

@@ -32,7 +32,8 @@ t.test('the published types declare no internal member or helper', async (t) => 
   const files = ['index.d.ts', 'keyspace/keyspace.d.ts', 'keyspace/partition.d.ts', 'keyspace/snapshot.d.ts', 'keyspace/write-batch.d.ts', 'keyspace/checkpoint-source.d.ts'];
   const helpers = ['newPartition', 'partitionTree', 'markPartitionDeleted', 'PartitionContext', 'newSnapshot', 'snapshotView', 'newWriteBatch', 'provideCheckpointProtocol', 'checkpointProtocol('];
   for (const file of files) {
-    const text = await readFile(new URL(file, dist), 'utf8');
+    // Declarations only: the TSDoc may well say that a failed fsync poisons the keyspace.
+    const text = (await readFile(new URL(file, dist), 'utf8')).replace(/\/\*[\s\S]*?\*\//g, '');
     t.same([...INTERNAL_NAMES, ...helpers].filter((name) => text.includes(name)), [], `${file} declares none of them`);
   }
   const keyspace = await readFile(new URL('keyspace/keyspace.d.ts', dist), 'utf8');

@@ -46,6 +46,13 @@ export function toDurability(input: unknown, fallback: Durability): Durability {
   throw new TypeError(`durability must be 'buffered' or 'sync' (got ${describe(input)})`);
 }
 
+/** A boolean option, or its default. */
+export function toBoolean(input: unknown, name: string, fallback: boolean): boolean {
+  if (input === undefined) return fallback;
+  if (typeof input !== 'boolean') throw new TypeError(`${name} must be a boolean (got ${describe(input)})`);
+  return input;
+}
+
 /** A positive safe integer option, or its default. */
 export function positiveInteger(input: unknown, name: string, fallback: number, min = 1): number {
   if (input === undefined) return fallback;

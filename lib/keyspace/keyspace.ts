@@ -69,7 +69,7 @@ interface KeyspaceParts {
  * An open keyspace: a directory holding partitions (each its own LSM tree) that share one
  * journal and one sequence of seqnos. Open with `Keyspace.open`; close with `close()`.
  */
-export class Keyspace {
+export class Keyspace implements AsyncDisposable {
   readonly path: string;
   /** The keyspace's UUID from keyspace.json. */
   readonly id: string;
@@ -105,7 +105,8 @@ export class Keyspace {
   }
 
   /**
-   * Opens the keyspace in `dir`, creating it when the directory is missing or empty.
+   * Opens the keyspace in `dir`, creating it when the directory is missing or empty
+   * (unless `createIfMissing: false`).
    * Holds the directory's LOCK until close, replays the journals over the segments, and
    * removes files a crash left behind.
    *
@@ -113,6 +114,8 @@ export class Keyspace {
    * @param options - See {@link KeyspaceOptions}; every field is optional.
    * @returns The open keyspace.
    * @throws TypeError / RangeError for an invalid `dir` or option, before any I/O.
+   * @throws CairnError CAIRN_NOT_FOUND when no keyspace is there and `createIfMissing` is
+   *   false (nothing is created); Error EEXIST when one is there and `errorIfExists` is true.
    * @throws CairnError CAIRN_LOCKED when the keyspace is open elsewhere (another process,
    *   or another Keyspace in this one); CAIRN_NOT_A_KEYSPACE when `dir` is a file, or a
    *   non-empty directory without keyspace.json; CAIRN_UNSUPPORTED_FORMAT when a newer
@@ -125,7 +128,7 @@ export class Keyspace {
     const resolved = resolveOptions(options);
     const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
-    const isKeyspace = await checkKeyspaceDirectory(fs, root);
+    const isKeyspace = await checkKeyspaceDirectory(fs, root, resolved);
     const lock = await fs.lock(lockPath(root));
     const state = new KeyspaceState(resolved.onBackgroundError);
     // Flushes start only after the keyspace exists; until then there is nothing to collect.
@@ -319,6 +322,11 @@ export class Keyspace {
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  /** `await using ks = await Keyspace.open(dir)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #close(): Promise<void> {

@@ -12,13 +12,13 @@ import type { PartitionStats, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { mergeOnWorker } from '../compaction/merge-job.js';
 import { isValidPartitionName, lockPath } from '../layout/file-names.js';
-import { optionNames, optionsObject } from './arguments.js';
+import { type KeyBounds, optionNames, optionsObject, toBounds } from './arguments.js';
 import { type CheckpointOptions, type CheckpointResult, checkpointProtocol } from './checkpoint-source.js';
 import { Cutter } from './cut.js';
 import { JournalCollector } from './journal-gc.js';
 import { KeyspaceState } from './keyspace-state.js';
 import { type BackgroundError, type KeyspaceOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type Partition, type PartitionContext, markPartitionDeleted, newPartition } from './partition.js';
+import { Partition, type PartitionContext, markPartitionDeleted, newPartition, partitionTree } from './partition.js';
 import { PartitionRegistry } from './partition-registry.js';
 import { checkKeyspaceDirectory, recoverKeyspace, type Recovered } from './recovery.js';
 import { type Snapshot, newSnapshot } from './snapshot.js';
@@ -50,6 +50,18 @@ export interface KeyspaceStats {
   checkpointsInProgress: number;
   /** The latest failure of a flush or compaction that is being retried, if any ever happened. */
   lastBackgroundError: BackgroundError | undefined;
+  /**
+   * Sums over the partitions, named after the RocksDB properties they stand for:
+   * `memtableBytes` (cur-size-all-mem-tables), `segmentBytes` (total-sst-files-size of the
+   * current versions), `estimatedLiveDataBytes` (estimate-live-data-size),
+   * `pendingCompactionBytes` (estimate-pending-compaction-bytes).
+   */
+  totals: { memtableBytes: number; segmentBytes: number; estimatedLiveDataBytes: number; pendingCompactionBytes: number };
+  /**
+   * The block cache shared by the partitions: its budget and use, hits and misses since
+   * open, and hits / (hits + misses) (0 before any read).
+   */
+  blockCache: { capacityBytes: number; usedBytes: number; blocks: number; hits: number; misses: number; hitRate: number };
 }
 
 /** Only Keyspace.open constructs a Keyspace. */
@@ -81,6 +93,7 @@ export class Keyspace implements AsyncDisposable {
   readonly #collector: JournalCollector;
   readonly #cutter: Cutter;
   readonly #partitionContext: PartitionContext;
+  readonly #cache: BlockCache;
   /** Partition handles, one per name, made on first use. */
   readonly #partitions = new Map<string, Partition>();
   readonly #snapshots = new Set<Snapshot>();
@@ -102,6 +115,7 @@ export class Keyspace implements AsyncDisposable {
     this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno);
     this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
+    this.#cache = parts.host.cache;
   }
 
   /**
@@ -243,6 +257,9 @@ export class Keyspace implements AsyncDisposable {
     for (const [name, tree] of this.#registry.trees) partitions[name] = tree.stats();
     const sealed = this.#journal.sealedFiles();
     const active = this.#journal.activeFile();
+    const all = Object.values(partitions);
+    const sum = (f: (p: PartitionStats) => number): number => all.reduce((n, p) => n + f(p), 0);
+    const cache = this.#cache.stats;
     return {
       seqno: this.#writes.visibleSeqno,
       partitions,
@@ -256,7 +273,52 @@ export class Keyspace implements AsyncDisposable {
       snapshots: this.#snapshots.size,
       checkpointsInProgress: this.#cutter.inProgress,
       lastBackgroundError: this.#state.lastBackgroundError,
+      totals: {
+        memtableBytes: sum((p) => p.memtables.bytes),
+        segmentBytes: sum((p) => p.segmentBytes),
+        estimatedLiveDataBytes: sum((p) => p.estimatedLiveDataBytes),
+        pendingCompactionBytes: sum((p) => p.pendingCompactionBytes),
+      },
+      blockCache: {
+        capacityBytes: cache.capacity,
+        usedBytes: cache.bytes,
+        blocks: cache.blocks,
+        hits: cache.hits,
+        misses: cache.misses,
+        hitRate: cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses),
+      },
     };
+  }
+
+  /**
+   * Manual compaction, for reclaiming space after large deletes: flushes the memtables,
+   * then rewrites every segment holding keys of `range` (of every key without one) into
+   * the partition's bottom level, dropping overwritten versions and tombstones. Resolves
+   * once the new version is installed. Automatic compactions of the partition wait
+   * meanwhile; reads and writes go on. With the FIFO strategy, which never rewrites data,
+   * it only flushes.
+   *
+   * @param partition - The partition to compact; every partition (one after another) when undefined.
+   * @param range - Key bounds (`gt`, `gte`, `lt`, `lte`); every key when undefined.
+   * @throws TypeError for a partition of another keyspace; TypeError / RangeError for bad bounds.
+   * @throws CairnError CAIRN_CLOSED (also when the keyspace closes while it runs);
+   *   CAIRN_NOT_FOUND when the partition was deleted; CAIRN_POISONED. A failed merge rejects
+   *   with its error and leaves the partition as it was.
+   */
+  async compact(partition?: Partition, range?: KeyBounds): Promise<void> {
+    if (partition !== undefined && !(partition instanceof Partition)) throw new TypeError('partition must be a Partition of this keyspace');
+    const bounds = toBounds(range);
+    this.#state.checkWritable();
+    const trees = partition === undefined ? [...this.#registry.trees.values()] : [partitionTree(partition, this)];
+    for (const tree of trees) {
+      try {
+        await tree.compactRange(bounds, this.#writes.visibleSeqno);
+      } catch (err) {
+        // A merge cut short by close() fails with an abort: report the close instead.
+        this.#state.checkOpen();
+        throw err;
+      }
+    }
   }
 
   /** A new, empty batch of puts and deletes across partitions, committed atomically by `commit()`. */

@@ -5,7 +5,7 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { type Entry, EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, RANGE_OPTIONS, type RangeOptions, describe, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, describe, toBounds, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace } from './keyspace.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import type { WriteOptions } from './options.js';
@@ -216,6 +216,22 @@ export class Partition {
   /** The values {@link Partition.entries} would yield with the same options, in key order; throws as it does. */
   values(options?: IteratorOptions): PartitionIterator<Buffer> {
     return this.#iterate(options, 'values') as PartitionIterator<Buffer>;
+  }
+
+  /**
+   * Bytes on disk of the keys within `range` (every key without one): the segment data
+   * blocks that may hold them, from the segments' indexes; no data is read. Block-grained
+   * (a block holding one key of the range counts whole) and blind to memtables, to
+   * shadowed versions and to tombstones: an estimate for sizing and for choosing what to
+   * compact, as RocksDB's GetApproximateSizes.
+   *
+   * @throws TypeError / RangeError for a bound that is not a key or an unknown option.
+   * @throws CairnError CAIRN_CLOSED; CAIRN_NOT_FOUND when the partition was deleted.
+   */
+  approximateSize(range?: KeyBounds): number {
+    const bounds = toBounds(range);
+    this.#checkUsable();
+    return this.#tree.approximateBytes(bounds);
   }
 
   #iterate(input: unknown, shape: IteratorShape): EntryIterator {

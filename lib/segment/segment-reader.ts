@@ -110,6 +110,22 @@ export class SegmentReader {
     return undefined;
   }
 
+  /**
+   * Bytes of the file that hold keys within the bounds, from the index alone (no data
+   * read): the data blocks from the one where the lower bound falls to the one where the
+   * upper bound falls, both counted whole; the whole file when every block is in range.
+   */
+  approximateBytes(bounds: SegmentCursorOptions): number {
+    const index = this.index;
+    const lower = bounds.gt ?? bounds.gte;
+    const upper = bounds.lt ?? bounds.lte;
+    const first = lower === undefined ? 0 : index.firstAtOrAfter(lower);
+    const end = upper === undefined ? index.count : Math.min(index.count, index.firstAtOrAfter(upper) + 1);
+    if (first >= end) return 0;
+    if (first === 0 && end === index.count) return this.meta.fileSize;
+    return index.offsetOf(end - 1) + index.lengthOf(end - 1) + BLOCK_TRAILER_SIZE - index.offsetOf(first);
+  }
+
   /** A cursor over the entries within the bounds; positioned lazily on the first next(). */
   cursor(options: SegmentCursorOptions = {}): SegmentCursor {
     if (this.handle === undefined) throw closedError(this.path);

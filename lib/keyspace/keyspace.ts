@@ -7,6 +7,7 @@ import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { CairnError, ErrorCodes } from '../errors.js';
 import { BlockCache } from '../segment/block-cache.js';
+import { OpenFiles } from '../segment/open-files.js';
 import type { Journal } from '../journal/journal.js';
 import type { PartitionStats, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
@@ -62,6 +63,8 @@ export interface KeyspaceStats {
    * open, and hits / (hits + misses) (0 before any read).
    */
   blockCache: { capacityBytes: number; usedBytes: number; blocks: number; hits: number; misses: number; hitRate: number };
+  /** Segment files open now, the budget (`maxOpenFiles`; null in JSON when unlimited), and files the budget closed, to be reopened on their next read. */
+  openFiles: { open: number; max: number; evictions: number };
 }
 
 /** Only Keyspace.open constructs a Keyspace. */
@@ -94,6 +97,7 @@ export class Keyspace implements AsyncDisposable {
   readonly #cutter: Cutter;
   readonly #partitionContext: PartitionContext;
   readonly #cache: BlockCache;
+  readonly #files: OpenFiles;
   /** Partition handles, one per name, made on first use. */
   readonly #partitions = new Map<string, Partition>();
   readonly #snapshots = new Set<Snapshot>();
@@ -116,6 +120,7 @@ export class Keyspace implements AsyncDisposable {
     this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
     this.#cache = parts.host.cache;
+    this.#files = parts.host.files;
   }
 
   /**
@@ -151,6 +156,7 @@ export class Keyspace implements AsyncDisposable {
     const host: TreeHost = {
       fs,
       cache: new BlockCache(resolved.blockCacheBytes),
+      files: new OpenFiles(fs, resolved.maxOpenFiles),
       nextCacheId: () => ++cacheIds,
       poison: (err, operation) => state.poison(err, operation),
       backgroundError: (failure) => state.reportBackgroundError(failure),
@@ -287,6 +293,7 @@ export class Keyspace implements AsyncDisposable {
         misses: cache.misses,
         hitRate: cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses),
       },
+      openFiles: { open: this.#files.size, max: this.#files.capacity, evictions: this.#files.evictions },
     };
   }
 

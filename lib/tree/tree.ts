@@ -9,6 +9,7 @@ import { Memtable } from '../memtable/memtable.js';
 import { writeSegment } from '../segment/segment-writer.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
+import type { OpenFiles } from '../segment/open-files.js';
 import {
   isTempName,
   manifestPath,
@@ -41,6 +42,8 @@ export interface TreeOptions {
 export interface TreeHost {
   readonly fs: FileSystem;
   readonly cache: BlockCache;
+  /** The keyspace's budget of open segment files (maxOpenFiles). */
+  readonly files: OpenFiles;
   /**
    * A keyspace-unique id for a segment reader's blocks in the shared cache: segment file
    * numbers are per partition, so they cannot key a cache shared by all partitions.
@@ -208,7 +211,7 @@ export class Tree {
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
     const readers = new Map<number, SegmentReader>();
     try {
-      for (const n of live) readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: host.nextCacheId(), cache: host.cache }));
+      for (const n of live) readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: host.nextCacheId(), cache: host.cache, files: host.files }));
     } catch (err) {
       for (const reader of readers.values()) await reader.close();
       throw err;
@@ -473,7 +476,7 @@ export class Tree {
     let reader: SegmentReader | undefined;
     try {
       await fs.syncDir(segmentsDir(this.root));
-      reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache });
+      reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache, files: this.host.files });
     } catch (err) {
       await reader?.close();
       await fs.unlink(file).catch(() => undefined);
@@ -630,7 +633,7 @@ export class Tree {
     const readers = new Map<number, SegmentReader>();
     try {
       for (const o of outputs) {
-        readers.set(o.fileNumber, await SegmentReader.open(this.host.fs, segmentPath(this.root, o.fileNumber), { fileNumber: this.host.nextCacheId(), cache: this.host.cache }));
+        readers.set(o.fileNumber, await SegmentReader.open(this.host.fs, segmentPath(this.root, o.fileNumber), { fileNumber: this.host.nextCacheId(), cache: this.host.cache, files: this.host.files }));
       }
     } catch (err) {
       for (const reader of readers.values()) await reader.close();

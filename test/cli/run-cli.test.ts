@@ -20,6 +20,7 @@ function context(isTTY: boolean): { ctx: CliContext; out: string[]; err: string[
   const err: string[] = [];
   const ctx: CliContext = {
     stdout: { write: (s: string) => out.push(s) },
+    stdin: (async function* () {})(),
     stderr: { write: (s: string) => err.push(s), isTTY, columns: 100 },
     signal: new AbortController().signal,
     fileSystem: () => new NodeFileSystem(),

@@ -11,7 +11,7 @@ export type { LeveledConfig } from './compaction/leveled.js';
 export type { FifoConfig } from './compaction/fifo.js';
 export type { PartitionStats } from './tree/tree.js';
 export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './keyspace/checkpoint-source.js';
-export { Partition, type ReadOptions, type IteratorOptions } from './keyspace/partition.js';
+export { Partition, type ReadOptions, type IteratorOptions, type PartitionIterator } from './keyspace/partition.js';
 export { WriteBatch } from './keyspace/write-batch.js';
 export { Snapshot } from './keyspace/snapshot.js';
 export type { Bytes, Durability, RangeOptions } from './keyspace/arguments.js';

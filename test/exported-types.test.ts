@@ -35,6 +35,7 @@ import {
   type FileSystem,
   type ItemOutcome,
   type IteratorOptions,
+  type PartitionIterator,
   type KeyspaceOptions,
   type KeyspaceStats,
   type LeveledConfig,
@@ -194,6 +195,10 @@ t.test('keyspace options, reads, writes, stats and checkpoints through the expor
   const seen: string[] = [];
   for await (const [k, v] of users.entries(iterate)) seen.push(`${k}=${v}`);
   t.same(seen, ['b=2', 'c=3'], 'IteratorOptions: range and snapshot both apply');
+  const keys: PartitionIterator<Buffer> = users.keys(range);
+  t.equal((await keys.next()).value?.toString(), 'b');
+  keys.close();
+  t.same(await keys.next(), { done: true, value: undefined }, 'PartitionIterator: close() ends it');
 
   await ks.flush();
   const stats: KeyspaceStats = ks.stats();

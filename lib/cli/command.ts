@@ -8,7 +8,9 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /** The process around a command, injectable so the commands stay testable. */
 export interface CliContext {
-  stdout: { write(text: string): unknown };
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  /** What `cairn load` reads its records from. */
+  stdin: AsyncIterable<Buffer | string>;
   stderr: { write(text: string): unknown; isTTY?: boolean; columns?: number };
   /** Fires on SIGINT: a command stops at its next step and removes what it was building. */
   signal: AbortSignal;

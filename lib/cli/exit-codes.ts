@@ -19,10 +19,12 @@ export const ExitCode = {
   CORRUPTION: 6,
   /** The operating system refused: ENOSPC, EIO, EACCES, EXDEV without fallback, ENOENT… */
   IO: 7,
-  /** A backup, or the backup store itself, does not exist. */
+  /** A backup, the backup store, a partition or a key does not exist. */
   NOT_FOUND: 8,
   /** The backup store belongs to another keyspace, or a prune holds it. */
   STORE_IN_USE: 9,
+  /** The input of `cairn load` is not valid JSON lines of keys and values; nothing was written. */
+  BAD_INPUT: 10,
   /** Interrupted (SIGINT); whatever the command was building has been removed. */
   INTERRUPTED: 130,
 } as const;
@@ -32,6 +34,11 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 /** A command-line mistake; main prints it with a pointer to the help. */
 export class UsageError extends Error {
   readonly code = 'CAIRN_USAGE';
+}
+
+/** Malformed input data (a line of `cairn load`). */
+export class InputError extends Error {
+  readonly code = 'CAIRN_BAD_INPUT';
 }
 
 /** The rows of the table printed by `cairn --help` (and docs/cli.md). */
@@ -44,8 +51,9 @@ export const EXIT_CODE_TABLE: readonly (readonly [ExitCodeValue, string])[] = [
   [ExitCode.DESTINATION_EXISTS, 'destination exists'],
   [ExitCode.CORRUPTION, 'corruption (a checksum or structure check failed)'],
   [ExitCode.IO, 'I/O error (ENOSPC, EIO, EACCES, ENOENT, ...)'],
-  [ExitCode.NOT_FOUND, 'backup, backup store or one of its objects not found'],
+  [ExitCode.NOT_FOUND, 'not found: backup, backup store or one of its objects, partition, key'],
   [ExitCode.STORE_IN_USE, 'backup store belongs to another keyspace, or a prune is running on it'],
+  [ExitCode.BAD_INPUT, 'bad input data (cairn load); nothing was written'],
   [ExitCode.INTERRUPTED, 'interrupted (SIGINT); partial output removed'],
 ];
 
@@ -53,6 +61,7 @@ const SYSTEM_CODE = /^E[A-Z0-9]+$/;
 
 export function exitCodeFor(err: unknown): ExitCodeValue {
   if (err instanceof UsageError) return ExitCode.USAGE;
+  if (err instanceof InputError) return ExitCode.BAD_INPUT;
   if (hasCode(err, ErrorCodes.LOCKED)) return ExitCode.LOCKED;
   if (hasCode(err, ErrorCodes.NOT_A_KEYSPACE) || hasCode(err, ErrorCodes.UNSUPPORTED_FORMAT)) return ExitCode.NOT_A_KEYSPACE;
   if (hasCode(err, 'EEXIST') || hasCode(err, ErrorCodes.NOT_EMPTY)) return ExitCode.DESTINATION_EXISTS;

@@ -13,6 +13,7 @@ process.once('SIGINT', () => interrupt.abort());
 
 process.exitCode = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
+  stdin: process.stdin,
   stderr: process.stderr,
   signal: interrupt.signal,
   fileSystem: defaultFileSystem,

@@ -1,37 +1,76 @@
-// A one-line progress bar redrawn in place on a terminal stream. Only used when the
-// stream is a TTY; scripts and pipes get no progress output. Main thread only.
+// A one-line progress bar on a terminal stream, drawn by cli-progress. Only made when the
+// stream is a TTY (commands check): scripts and pipes get no progress output. Main thread only.
+import cliProgress from 'cli-progress';
 import type { CheckpointProgress } from '../checkpoint/checkpoint.js';
 import { formatBytes } from './human-units.js';
 
-const WIDTH = 24;
-
 export interface TerminalStream {
   write(text: string): unknown;
+  isTTY?: boolean;
   columns?: number;
 }
 
+/** What a frame shows: progress of `done` out of `total` units, with a description. */
+interface Frame {
+  done: number;
+  total: number;
+  detail: string;
+  phase: string;
+}
+
 export class ProgressBar {
-  readonly #stream: TerminalStream;
-  #drawn = false;
+  readonly #bar: cliProgress.SingleBar;
+  #started = false;
 
   constructor(stream: TerminalStream) {
-    this.#stream = stream;
+    this.#bar = new cliProgress.SingleBar({
+      // cli-progress writes through readline's cursor helpers, which only need write().
+      stream: stream as NodeJS.WritableStream,
+      format: '[{bar}] {percentage}% {detail} {phase}',
+      barsize: 24,
+      barCompleteChar: '#',
+      barIncompleteChar: '-',
+      hideCursor: false,
+      linewrap: false,
+      clearOnComplete: true,
+      // Every update draws (no timer): the commands report at most every 100 ms anyway.
+      fps: 10,
+      synchronousUpdate: true,
+      forceRedraw: true,
+    });
   }
 
-  /** Any phase name: checkpoint phases, and the backup engine's (uploading, downloading…). */
+  /** Checkpoint, backup, restore and verify progress: files and bytes. */
   update(p: Omit<CheckpointProgress, 'phase'> & { phase: string }): void {
-    const fraction = p.bytesTotal > 0 ? p.bytesDone / p.bytesTotal : p.filesTotal > 0 ? p.filesDone / p.filesTotal : 1;
-    const filled = Math.round(Math.min(1, fraction) * WIDTH);
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(Math.round(fraction * 100)).padStart(3)}% ` +
-      `${p.filesDone}/${p.filesTotal} files ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)} ${p.phase}`;
-    const columns = this.#stream.columns ?? 80;
-    this.#stream.write(`\r\x1b[K${line.slice(0, Math.max(0, columns - 1))}`);
-    this.#drawn = true;
+    const byBytes = p.bytesTotal > 0;
+    this.#draw({
+      done: byBytes ? p.bytesDone : p.filesDone,
+      total: byBytes ? p.bytesTotal : p.filesTotal,
+      detail: `${p.filesDone}/${p.filesTotal} files ${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}`,
+      phase: p.phase,
+    });
+  }
+
+  /** Any other count: `done` of `total` `unit`s (entries, partitions…). */
+  step(phase: string, done: number, total: number, unit: string): void {
+    this.#draw({ done, total, detail: `${done}/${total} ${unit}`, phase });
+  }
+
+  #draw(frame: Frame): void {
+    const total = Math.max(frame.total, 1);
+    const payload = { detail: frame.detail, phase: frame.phase };
+    if (!this.#started) {
+      this.#started = true;
+      this.#bar.start(total, Math.min(frame.done, total), payload);
+      return;
+    }
+    this.#bar.setTotal(total);
+    this.#bar.update(Math.min(frame.done, total), payload);
   }
 
   /** Erases the bar so the next output starts on a clean line. */
   clear(): void {
-    if (this.#drawn) this.#stream.write('\r\x1b[K');
-    this.#drawn = false;
+    if (this.#started) this.#bar.stop();
+    this.#started = false;
   }
 }

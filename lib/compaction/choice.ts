@@ -2,6 +2,7 @@
 // carried-out choice to a VersionState. Pure data and functions: no I/O, no shared state,
 // safe anywhere (main thread or worker).
 import type { SegmentDescriptor, VersionState } from '../tree/manifest.js';
+import type { KeyRange } from '../tree/merge.js';
 
 /** The files of one level that a merge reads. */
 export interface MergeInput {
@@ -42,6 +43,14 @@ export interface CompactionStrategy {
    * so that an idle keyspace still expires its data.
    */
   nextChangeAt?(state: VersionState, now: number): number | undefined;
+  /**
+   * Manual compaction (`ks.compact`): what to rewrite so that the segments touching
+   * `range` (every segment without one) end in the bottom level. A strategy without it
+   * (FIFO, which never rewrites data) leaves manual compaction to a flush.
+   */
+  chooseRange?(state: VersionState, range: KeyRange | undefined, busy: ReadonlySet<number>): Choice;
+  /** Bytes of segments the strategy wants to compact now or soon (RocksDB's estimate-pending-compaction-bytes). */
+  pendingBytes(state: VersionState): number;
 }
 
 export const NO_COMPACTION: Choice = Object.freeze({ kind: 'none' });

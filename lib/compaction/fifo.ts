@@ -38,6 +38,13 @@ export class FifoStrategy implements CompactionStrategy {
     return chooseFifo(state, this.config, context);
   }
 
+  /** Bytes over the budget: what the next drops will remove. */
+  pendingBytes(state: VersionState): number {
+    let total = 0;
+    for (const level of state.levels) for (const s of level) total += s.fileSize;
+    return Math.max(0, total - this.config.maxBytes);
+  }
+
   /** The next expiry of a segment not yet expired (waking early is harmless: the tree asks again). */
   nextChangeAt(state: VersionState, now: number): number | undefined {
     if (this.config.ttlMs === 0) return undefined;

@@ -2,6 +2,8 @@
 // level0Trigger files; a level L >= 1 over its byte budget pushes one file into L+1.
 // A pure decision over a VersionState; stateless, so safe to call from anywhere.
 import type { SegmentDescriptor, VersionState } from '../tree/manifest.js';
+import type { KeyRange } from '../tree/merge.js';
+import { chooseBottommost } from './manual.js';
 import { type Choice, type CompactionContext, type CompactionStrategy, type MergeInput, NO_COMPACTION, hullOf, overlapping, requireInteger } from './choice.js';
 
 const MiB = 1024 * 1024;
@@ -54,6 +56,28 @@ export class LeveledStrategy implements CompactionStrategy {
   choose(state: VersionState, context: CompactionContext): Choice {
     return chooseLeveled(state, this.config, context);
   }
+
+  chooseRange(state: VersionState, range: KeyRange | undefined, busy: ReadonlySet<number>): Choice {
+    return chooseBottommost(state, range, this.config.targetFileBytes, busy);
+  }
+
+  pendingBytes(state: VersionState): number {
+    return leveledPendingBytes(state, this.config);
+  }
+}
+
+/**
+ * What the levels hold beyond their budgets: all of level 0 once it reached its trigger,
+ * and each level's bytes over its budget (levels that merges will push down). The bytes
+ * those merges also rewrite in the level below are not counted; RocksDB's estimate does
+ * count them, so this one is lower by up to the level multiplier.
+ */
+export function leveledPendingBytes(state: VersionState, config: LeveledConfig): number {
+  const level0 = state.levels[0] ?? [];
+  let pending = level0.length >= config.level0Trigger ? levelBytes(level0) : 0;
+  const lastCompacted = Math.min(state.levels.length, config.maxLevels - 1);
+  for (let level = 1; level < lastCompacted; level++) pending += Math.max(0, levelBytes(state.levels[level]) - levelBudget(config, level));
+  return pending;
 }
 
 /**

@@ -17,6 +17,7 @@ import type {
   MkdirResult,
   OpenMode,
   PathPair,
+  ReadHandle,
   SyncOptions,
 } from './file-system.js';
 import { batchItemError } from './node-file-system.js';
@@ -203,6 +204,17 @@ export class FaultFileSystem implements FileSystem {
       this.inner.open(path, mode),
     );
     return new FaultFileHandle(this.#gate, handle);
+  }
+
+  /** Present exactly when the inner file system has it; traced and faulted as an 'open'. */
+  get openReadSync(): ((path: string) => ReadHandle) | undefined {
+    const inner = this.inner;
+    if (inner.openReadSync === undefined) return undefined;
+    return (path: string): ReadHandle => {
+      validatePath(path);
+      const handle = this.#gate.runSync({ op: 'open', paths: [path], mutating: false, line: `open ${this.#p(path)} (r, sync)` }, () => inner.openReadSync!(path));
+      return new FaultReadHandle(this.#gate, handle);
+    };
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -559,6 +571,33 @@ class FaultFileHandle implements FileHandle {
 
   #call(op: FaultOp, mutating: boolean, verb: string): Call {
     return this.#gate.call(op, mutating, verb, this.#inner.path);
+  }
+}
+
+/** A ReadHandle whose reads and close pass through its FaultFileSystem's gate. */
+class FaultReadHandle implements ReadHandle {
+  readonly path: string;
+  readonly #gate: HandleGate;
+  readonly #inner: ReadHandle;
+
+  constructor(gate: HandleGate, inner: ReadHandle) {
+    this.#gate = gate;
+    this.#inner = inner;
+    this.path = inner.path;
+  }
+
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    return this.#gate.runSync(this.#gate.call('read', false, 'read', this.path), () => this.#inner.readSync(buffer, offset, length, position));
+  }
+
+  closeSync(): void {
+    try {
+      this.#gate.runSync(this.#gate.call('close', false, 'close', this.path), () => this.#inner.closeSync());
+    } catch (err) {
+      // A faulted close still closes the descriptor; a real failure already released it.
+      if ((err as { injected?: unknown }).injected === true || hasCode(err, ErrorCodes.INJECTED_FAULT)) this.#inner.closeSync();
+      throw err;
+    }
   }
 }
 

@@ -44,6 +44,17 @@ export interface FileHandle {
   close(): Promise<void>;
 }
 
+/**
+ * A file opened for synchronous positional reads only: what `openReadSync` returns. Closed
+ * synchronously too, so that a budget of open files holds within one synchronous stretch
+ * of reads (an asynchronous close would complete only after it).
+ */
+export interface ReadHandle {
+  readonly path: string;
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number;
+  closeSync(): void;
+}
+
 /** A held exclusive lock on a lock file; released by `unlock()` or when the process exits. */
 export interface LockHandle {
   readonly path: string;
@@ -124,6 +135,13 @@ export interface FileSystem {
   readonly kind: string;
 
   open(path: string, mode: OpenMode): Promise<FileHandle>;
+  /**
+   * Opens an existing file for reading, blocking the calling thread for one open(2): for
+   * reopening a segment file on a synchronous read after the open-file budget
+   * (`maxOpenFiles`) closed it. Optional: without it, segment files are never closed
+   * early and `maxOpenFiles` does not apply.
+   */
+  openReadSync?(path: string): ReadHandle;
   readFile(path: string): Promise<Buffer>;
   /** Plain write of a whole file (no fsync; see lib/fs/durable.ts for atomic writes). */
   writeFile(path: string, data: Uint8Array | string, options?: { exclusive?: boolean }): Promise<void>;

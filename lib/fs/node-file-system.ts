@@ -24,6 +24,7 @@ import type {
   MkdirResult,
   OpenMode,
   PathPair,
+  ReadHandle,
   SyncOptions,
 } from './file-system.js';
 import { validateBatchOptions, validateCopyRequests, validatePairs, validatePath, validatePaths } from './arguments.js';
@@ -166,6 +167,25 @@ class NodeFileHandle implements FileHandle {
   }
 }
 
+/** A read-only file opened with openSync: reads with readSync, closes with closeSync. */
+class SyncReadHandle implements ReadHandle {
+  readonly path: string;
+  readonly #fd: number;
+
+  constructor(path: string, fd: number) {
+    this.path = path;
+    this.#fd = fd;
+  }
+
+  readSync(buffer: Uint8Array, offset: number, length: number, position: number): number {
+    return fs.readSync(this.#fd, buffer, offset, length, position);
+  }
+
+  closeSync(): void {
+    fs.closeSync(this.#fd);
+  }
+}
+
 /** One lock held by this process through NodeFileSystem. */
 interface HeldLock {
   readonly stampPath: string;
@@ -210,6 +230,11 @@ export class NodeFileSystem implements FileSystem {
     validatePath(path);
     if (typeof mode !== 'string' || !OPEN_MODES.has(mode)) throw new TypeError(`mode must be one of ${[...OPEN_MODES].join(', ')}`);
     return new NodeFileHandle(path, await fsp.open(path, mode, 0o644));
+  }
+
+  openReadSync(path: string): ReadHandle {
+    validatePath(path);
+    return new SyncReadHandle(path, fs.openSync(path, 'r'));
   }
 
   async readFile(path: string): Promise<Buffer> {

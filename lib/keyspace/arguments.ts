@@ -46,6 +46,13 @@ export function toDurability(input: unknown, fallback: Durability): Durability {
   throw new TypeError(`durability must be 'buffered' or 'sync' (got ${describe(input)})`);
 }
 
+/** A boolean option, or its default. */
+export function toBoolean(input: unknown, name: string, fallback: boolean): boolean {
+  if (input === undefined) return fallback;
+  if (typeof input !== 'boolean') throw new TypeError(`${name} must be a boolean (got ${describe(input)})`);
+  return input;
+}
+
 /** A positive safe integer option, or its default. */
 export function positiveInteger(input: unknown, name: string, fallback: number, min = 1): number {
   if (input === undefined) return fallback;
@@ -79,8 +86,8 @@ export function optionsObject<T extends object>(input: unknown, name: string, kn
   return input as Partial<T>;
 }
 
-/** Range options of an iterator. Keys compare as bytes (strings as their UTF-8). */
-export interface RangeOptions {
+/** Key bounds of a range (`approximateSize`, `clear`, `compact`). Keys compare as bytes (strings as their UTF-8). */
+export interface KeyBounds {
   /** Only keys greater than this. */
   gt?: Bytes;
   /** Only keys greater than or equal to this. */
@@ -89,10 +96,22 @@ export interface RangeOptions {
   lt?: Bytes;
   /** Only keys less than or equal to this. */
   lte?: Bytes;
+}
+
+/** Range options of an iterator: key bounds, direction and limit. */
+export interface RangeOptions extends KeyBounds {
   /** Descending key order. Default false. */
   reverse?: boolean;
   /** At most this many entries; -1 or Infinity for no limit. */
   limit?: number;
+}
+
+export const KEY_BOUNDS = optionNames<KeyBounds>({ gt: true, gte: true, lt: true, lte: true });
+
+/** The bounds of `input` (an options object with only gt/gte/lt/lte), copied; every key when undefined. */
+export function toBounds(input: unknown, name = 'range'): KeyRange {
+  const options = optionsObject<KeyBounds>(input, name, KEY_BOUNDS);
+  return toRange(options).range;
 }
 
 export const RANGE_OPTIONS = optionNames<RangeOptions>({ gt: true, gte: true, lt: true, lte: true, reverse: true, limit: true });

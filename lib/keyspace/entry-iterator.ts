@@ -1,7 +1,7 @@
 // The async iterator behind partition.entries()/keys()/values(). It reads one consistent
 // view (taken when it was created, or a snapshot's), holding a reference on that view's
 // files until it ends or is returned from; once its keyspace closes, every read fails
-// with CAIRN_CLOSED. Main-thread only.
+// with CAIRN_CLOSED. Disposable (`using`): disposal ends it. Main-thread only.
 import { MergingCursor, VisibleCursor, type KeyRange } from '../tree/merge.js';
 import { Tree, type ReadView } from '../tree/tree.js';
 
@@ -9,7 +9,7 @@ export type IteratorShape = 'entries' | 'keys' | 'values';
 
 type Item = [Buffer, Buffer] | Buffer;
 
-export class EntryIterator implements AsyncIterableIterator<Item> {
+export class EntryIterator implements AsyncIterableIterator<Item>, AsyncDisposable, Disposable {
   #cursor: VisibleCursor | undefined;
   #remaining: number;
   #view: ReadView | undefined;
@@ -72,6 +72,14 @@ export class EntryIterator implements AsyncIterableIterator<Item> {
 
   /** Ends the iteration and releases the view. Idempotent. */
   close(): void {
+    this.#finish();
+  }
+
+  [Symbol.dispose](): void {
+    this.#finish();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
     this.#finish();
   }
 

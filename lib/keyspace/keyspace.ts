@@ -7,18 +7,19 @@ import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { CairnError, ErrorCodes } from '../errors.js';
 import { BlockCache } from '../segment/block-cache.js';
+import { OpenFiles } from '../segment/open-files.js';
 import type { Journal } from '../journal/journal.js';
 import type { PartitionStats, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { mergeOnWorker } from '../compaction/merge-job.js';
 import { isValidPartitionName, lockPath } from '../layout/file-names.js';
-import { optionNames, optionsObject } from './arguments.js';
+import { type KeyBounds, optionNames, optionsObject, toBounds } from './arguments.js';
 import { type CheckpointOptions, type CheckpointResult, checkpointProtocol } from './checkpoint-source.js';
 import { Cutter } from './cut.js';
 import { JournalCollector } from './journal-gc.js';
 import { KeyspaceState } from './keyspace-state.js';
 import { type BackgroundError, type KeyspaceOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type Partition, type PartitionContext, markPartitionDeleted, newPartition } from './partition.js';
+import { Partition, type PartitionContext, markPartitionDeleted, newPartition, partitionTree } from './partition.js';
 import { PartitionRegistry } from './partition-registry.js';
 import { checkKeyspaceDirectory, recoverKeyspace, type Recovered } from './recovery.js';
 import { type Snapshot, newSnapshot } from './snapshot.js';
@@ -50,6 +51,20 @@ export interface KeyspaceStats {
   checkpointsInProgress: number;
   /** The latest failure of a flush or compaction that is being retried, if any ever happened. */
   lastBackgroundError: BackgroundError | undefined;
+  /**
+   * Sums over the partitions, named after the RocksDB properties they stand for:
+   * `memtableBytes` (cur-size-all-mem-tables), `segmentBytes` (total-sst-files-size of the
+   * current versions), `estimatedLiveDataBytes` (estimate-live-data-size),
+   * `pendingCompactionBytes` (estimate-pending-compaction-bytes).
+   */
+  totals: { memtableBytes: number; segmentBytes: number; estimatedLiveDataBytes: number; pendingCompactionBytes: number };
+  /**
+   * The block cache shared by the partitions: its budget and use, hits and misses since
+   * open, and hits / (hits + misses) (0 before any read).
+   */
+  blockCache: { capacityBytes: number; usedBytes: number; blocks: number; hits: number; misses: number; hitRate: number };
+  /** Segment files open now, the budget (`maxOpenFiles`; null in JSON when unlimited), and files the budget closed, to be reopened on their next read. */
+  openFiles: { open: number; max: number; evictions: number };
 }
 
 /** Only Keyspace.open constructs a Keyspace. */
@@ -69,7 +84,7 @@ interface KeyspaceParts {
  * An open keyspace: a directory holding partitions (each its own LSM tree) that share one
  * journal and one sequence of seqnos. Open with `Keyspace.open`; close with `close()`.
  */
-export class Keyspace {
+export class Keyspace implements AsyncDisposable {
   readonly path: string;
   /** The keyspace's UUID from keyspace.json. */
   readonly id: string;
@@ -81,6 +96,8 @@ export class Keyspace {
   readonly #collector: JournalCollector;
   readonly #cutter: Cutter;
   readonly #partitionContext: PartitionContext;
+  readonly #cache: BlockCache;
+  readonly #files: OpenFiles;
   /** Partition handles, one per name, made on first use. */
   readonly #partitions = new Map<string, Partition>();
   readonly #snapshots = new Set<Snapshot>();
@@ -102,10 +119,13 @@ export class Keyspace {
     this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno);
     this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
+    this.#cache = parts.host.cache;
+    this.#files = parts.host.files;
   }
 
   /**
-   * Opens the keyspace in `dir`, creating it when the directory is missing or empty.
+   * Opens the keyspace in `dir`, creating it when the directory is missing or empty
+   * (unless `createIfMissing: false`).
    * Holds the directory's LOCK until close, replays the journals over the segments, and
    * removes files a crash left behind.
    *
@@ -113,6 +133,8 @@ export class Keyspace {
    * @param options - See {@link KeyspaceOptions}; every field is optional.
    * @returns The open keyspace.
    * @throws TypeError / RangeError for an invalid `dir` or option, before any I/O.
+   * @throws CairnError CAIRN_NOT_FOUND when no keyspace is there and `createIfMissing` is
+   *   false (nothing is created); Error EEXIST when one is there and `errorIfExists` is true.
    * @throws CairnError CAIRN_LOCKED when the keyspace is open elsewhere (another process,
    *   or another Keyspace in this one); CAIRN_NOT_A_KEYSPACE when `dir` is a file, or a
    *   non-empty directory without keyspace.json; CAIRN_UNSUPPORTED_FORMAT when a newer
@@ -125,7 +147,7 @@ export class Keyspace {
     const resolved = resolveOptions(options);
     const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
-    const isKeyspace = await checkKeyspaceDirectory(fs, root);
+    const isKeyspace = await checkKeyspaceDirectory(fs, root, resolved);
     const lock = await fs.lock(lockPath(root));
     const state = new KeyspaceState(resolved.onBackgroundError);
     // Flushes start only after the keyspace exists; until then there is nothing to collect.
@@ -134,6 +156,7 @@ export class Keyspace {
     const host: TreeHost = {
       fs,
       cache: new BlockCache(resolved.blockCacheBytes),
+      files: new OpenFiles(fs, resolved.maxOpenFiles),
       nextCacheId: () => ++cacheIds,
       poison: (err, operation) => state.poison(err, operation),
       backgroundError: (failure) => state.reportBackgroundError(failure),
@@ -240,6 +263,9 @@ export class Keyspace {
     for (const [name, tree] of this.#registry.trees) partitions[name] = tree.stats();
     const sealed = this.#journal.sealedFiles();
     const active = this.#journal.activeFile();
+    const all = Object.values(partitions);
+    const sum = (f: (p: PartitionStats) => number): number => all.reduce((n, p) => n + f(p), 0);
+    const cache = this.#cache.stats;
     return {
       seqno: this.#writes.visibleSeqno,
       partitions,
@@ -253,7 +279,53 @@ export class Keyspace {
       snapshots: this.#snapshots.size,
       checkpointsInProgress: this.#cutter.inProgress,
       lastBackgroundError: this.#state.lastBackgroundError,
+      totals: {
+        memtableBytes: sum((p) => p.memtables.bytes),
+        segmentBytes: sum((p) => p.segmentBytes),
+        estimatedLiveDataBytes: sum((p) => p.estimatedLiveDataBytes),
+        pendingCompactionBytes: sum((p) => p.pendingCompactionBytes),
+      },
+      blockCache: {
+        capacityBytes: cache.capacity,
+        usedBytes: cache.bytes,
+        blocks: cache.blocks,
+        hits: cache.hits,
+        misses: cache.misses,
+        hitRate: cache.hits + cache.misses === 0 ? 0 : cache.hits / (cache.hits + cache.misses),
+      },
+      openFiles: { open: this.#files.size, max: this.#files.capacity, evictions: this.#files.evictions },
     };
+  }
+
+  /**
+   * Manual compaction, for reclaiming space after large deletes: flushes the memtables,
+   * then rewrites every segment holding keys of `range` (of every key without one) into
+   * the partition's bottom level, dropping overwritten versions and tombstones. Resolves
+   * once the new version is installed. Automatic compactions of the partition wait
+   * meanwhile; reads and writes go on. With the FIFO strategy, which never rewrites data,
+   * it only flushes.
+   *
+   * @param partition - The partition to compact; every partition (one after another) when undefined.
+   * @param range - Key bounds (`gt`, `gte`, `lt`, `lte`); every key when undefined.
+   * @throws TypeError for a partition of another keyspace; TypeError / RangeError for bad bounds.
+   * @throws CairnError CAIRN_CLOSED (also when the keyspace closes while it runs);
+   *   CAIRN_NOT_FOUND when the partition was deleted; CAIRN_POISONED. A failed merge rejects
+   *   with its error and leaves the partition as it was.
+   */
+  async compact(partition?: Partition, range?: KeyBounds): Promise<void> {
+    if (partition !== undefined && !(partition instanceof Partition)) throw new TypeError('partition must be a Partition of this keyspace');
+    const bounds = toBounds(range);
+    this.#state.checkWritable();
+    const trees = partition === undefined ? [...this.#registry.trees.values()] : [partitionTree(partition, this)];
+    for (const tree of trees) {
+      try {
+        await tree.compactRange(bounds, this.#writes.visibleSeqno);
+      } catch (err) {
+        // A merge cut short by close() fails with an abort: report the close instead.
+        this.#state.checkOpen();
+        throw err;
+      }
+    }
   }
 
   /** A new, empty batch of puts and deletes across partitions, committed atomically by `commit()`. */
@@ -319,6 +391,11 @@ export class Keyspace {
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  /** `await using ks = await Keyspace.open(dir)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #close(): Promise<void> {

@@ -6,9 +6,23 @@ import type { TreeOptions } from '../tree/tree.js';
 import { type CompactionStrategy } from '../compaction/choice.js';
 import { DEFAULT_LEVELED_CONFIG, LeveledStrategy, type LeveledConfig } from '../compaction/leveled.js';
 import { FifoStrategy, type FifoConfig } from '../compaction/fifo.js';
-import { type Durability, optionNames, optionsObject, positiveInteger, toDurability } from './arguments.js';
+import { openFilesLimit } from '../fs/open-files-limit.js';
+import { type Durability, optionNames, optionsObject, positiveInteger, toBoolean, toDurability } from './arguments.js';
 
 export interface KeyspaceOptions {
+  /**
+   * Create the keyspace when the directory is missing or empty. Default true; with false,
+   * opening where no keyspace exists rejects with CAIRN_NOT_FOUND (and creates nothing).
+   */
+  createIfMissing?: boolean;
+  /** Reject with EEXIST when a keyspace already exists in the directory. Default false. */
+  errorIfExists?: boolean;
+  /**
+   * Segment files kept open at once; the least recently read are closed beyond it and
+   * reopened on their next read. Default: half the process's open-file limit (`ulimit -n`),
+   * at least 16. Per keyspace: several keyspaces in one process each take their budget.
+   */
+  maxOpenFiles?: number;
   /** The file-system seam; defaults to the native addon, or the pure-TypeScript one when it cannot load. */
   fs?: FileSystem;
   /** Default durability of writes: 'buffered' (handed to the OS; survives a process crash) or 'sync' (fdatasync). */
@@ -97,11 +111,17 @@ export interface ResolvedOptions extends TreeOptions {
   journalFileBytes: number;
   maxJournalBytes: number;
   blockCacheBytes: number;
+  createIfMissing: boolean;
+  errorIfExists: boolean;
+  maxOpenFiles: number;
   onBackgroundError: ((error: BackgroundError) => void) | undefined;
 }
 
 /** Every option Keyspace.open takes (CairnLevel forwards exactly these). */
 export const KEYSPACE_OPTIONS = optionNames<KeyspaceOptions>({
+  createIfMissing: true,
+  errorIfExists: true,
+  maxOpenFiles: true,
   fs: true,
   durability: true,
   memtableBytes: true,
@@ -147,6 +167,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
+    createIfMissing: toBoolean(o.createIfMissing, 'createIfMissing', true),
+    errorIfExists: toBoolean(o.errorIfExists, 'errorIfExists', false),
+    maxOpenFiles: positiveInteger(o.maxOpenFiles, 'maxOpenFiles', defaultMaxOpenFiles(), 16),
     onBackgroundError: o.onBackgroundError,
   };
+}
+
+/**
+ * Half the open-file limit: the rest is left to journals, merges on worker threads (which
+ * open their inputs themselves), sockets and whatever else the process holds.
+ */
+function defaultMaxOpenFiles(): number {
+  return Math.max(16, Math.floor(openFilesLimit() / 2));
 }

@@ -3,9 +3,9 @@
 // Handles are made only by the keyspace (newPartition), one per partition name.
 // Main-thread only.
 import { CairnError, ErrorCodes } from '../errors.js';
-import { EntryKind } from '../codec/entry.js';
+import { type Entry, EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, RANGE_OPTIONS, type RangeOptions, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, describe, toBounds, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace } from './keyspace.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import type { WriteOptions } from './options.js';
@@ -19,6 +19,16 @@ const EMPTY = Buffer.alloc(0);
 export interface ReadOptions {
   /** Read as of this snapshot (of the same keyspace) instead of the newest data. */
   snapshot?: Snapshot;
+}
+
+/**
+ * What `entries`, `keys` and `values` return: an async iterator that can also be disposed
+ * (`await using it = p.entries()` or `using`), which ends it and lets go of its files as
+ * leaving a `for await` loop does.
+ */
+export interface PartitionIterator<T> extends AsyncIterableIterator<T>, AsyncDisposable, Disposable {
+  /** Ends the iteration and releases its view; idempotent. */
+  close(): void;
 }
 
 /** Options of `entries`, `keys` and `values`: a key range, its direction and limit, and a snapshot. */
@@ -147,6 +157,30 @@ export class Partition {
     }
   }
 
+  /**
+   * The values of several keys, read from one consistent view (the newest data, or
+   * `options.snapshot`): `result[i]` is what `get(keys[i])` would resolve, all as of the
+   * same seqno. Each a Buffer of its own, or undefined.
+   *
+   * @throws TypeError when `keys` is not an array or holds a key that is not a string or
+   *   Uint8Array; otherwise rejects as {@link Partition.get}.
+   */
+  getMany(keys: readonly Bytes[], options?: ReadOptions): Promise<(Buffer | undefined)[]> {
+    try {
+      if (!Array.isArray(keys)) throw new TypeError(`keys must be an array (got ${describe(keys)})`);
+      const views = keys.map((key) => toKeyView(key));
+      const read = this.#reader(options);
+      return Promise.resolve(
+        views.map((key) => {
+          const e = read(key);
+          return e === undefined || e.kind === EntryKind.Delete ? undefined : Buffer.from(e.value);
+        }),
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** Whether `key` has a value (newest, or as of `options.snapshot`). Rejects as {@link Partition.get}. */
   has(key: Bytes, options?: ReadOptions): Promise<boolean> {
     try {
@@ -170,18 +204,34 @@ export class Partition {
    *   CAIRN_RELEASED (snapshot released). While iterating: CAIRN_CORRUPTION when a block
    *   fails its checksum, or a read's operating-system error.
    */
-  entries(options?: IteratorOptions): AsyncIterableIterator<[Buffer, Buffer]> {
-    return this.#iterate(options, 'entries') as AsyncIterableIterator<[Buffer, Buffer]>;
+  entries(options?: IteratorOptions): PartitionIterator<[Buffer, Buffer]> {
+    return this.#iterate(options, 'entries') as PartitionIterator<[Buffer, Buffer]>;
   }
 
   /** The keys {@link Partition.entries} would yield with the same options; throws as it does. */
-  keys(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
-    return this.#iterate(options, 'keys') as AsyncIterableIterator<Buffer>;
+  keys(options?: IteratorOptions): PartitionIterator<Buffer> {
+    return this.#iterate(options, 'keys') as PartitionIterator<Buffer>;
   }
 
   /** The values {@link Partition.entries} would yield with the same options, in key order; throws as it does. */
-  values(options?: IteratorOptions): AsyncIterableIterator<Buffer> {
-    return this.#iterate(options, 'values') as AsyncIterableIterator<Buffer>;
+  values(options?: IteratorOptions): PartitionIterator<Buffer> {
+    return this.#iterate(options, 'values') as PartitionIterator<Buffer>;
+  }
+
+  /**
+   * Bytes on disk of the keys within `range` (every key without one): the segment data
+   * blocks that may hold them, from the segments' indexes; no data is read. Block-grained
+   * (a block holding one key of the range counts whole) and blind to memtables, to
+   * shadowed versions and to tombstones: an estimate for sizing and for choosing what to
+   * compact, as RocksDB's GetApproximateSizes.
+   *
+   * @throws TypeError / RangeError for a bound that is not a key or an unknown option.
+   * @throws CairnError CAIRN_CLOSED; CAIRN_NOT_FOUND when the partition was deleted.
+   */
+  approximateSize(range?: KeyBounds): number {
+    const bounds = toBounds(range);
+    this.#checkUsable();
+    return this.#tree.approximateBytes(bounds);
   }
 
   #iterate(input: unknown, shape: IteratorShape): EntryIterator {
@@ -196,13 +246,22 @@ export class Partition {
     return new EntryIterator(this.#tree, this.#tree.acquireView(), this.#writes.visibleSeqno, range, limit, shape, false, this.#checkOpen);
   }
 
-  #lookup(key: Buffer, input: unknown) {
+  #lookup(key: Buffer, input: unknown): Entry | undefined {
     this.#checkUsable();
     if (input === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
+    return this.#reader(input)(key);
+  }
+
+  /** Point reads as of now or as of the options' snapshot, for keys read in one synchronous stretch. */
+  #reader(input: unknown): (key: Buffer) => Entry | undefined {
+    this.#checkUsable();
     const snapshot = optionsObject<ReadOptions>(input, 'options', READ_OPTIONS).snapshot;
-    if (snapshot === undefined) return this.#tree.get(key, this.#writes.visibleSeqno);
+    if (snapshot === undefined) {
+      const seqno = this.#writes.visibleSeqno;
+      return (key) => this.#tree.get(key, seqno);
+    }
     const view = snapshotView(snapshot, this.#keyspace, this.#tree);
-    return view === undefined ? undefined : Tree.viewGet(view, key, snapshot.seqno);
+    return view === undefined ? () => undefined : (key) => Tree.viewGet(view, key, snapshot.seqno);
   }
 
   #treeFor(keyspace: Keyspace): Tree {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type { FileSystem } from '../fs/file-system.js';
 import { mkdirDurable, removeTreeDurable, syncParent } from '../fs/durable.js';
-import { CairnError, ErrorCodes } from '../errors.js';
+import { CairnError, ErrorCodes, systemError } from '../errors.js';
 import { listJournalFiles } from '../journal/journal-files.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { Journal } from '../journal/journal.js';
@@ -26,20 +26,29 @@ import type { ResolvedOptions } from './options.js';
 
 /**
  * Checks `root` before it is locked (locking creates the LOCK file, which a directory that
- * is not a keyspace must not gain): creates it when missing, and rejects
- * CAIRN_NOT_A_KEYSPACE for a file or a directory holding anything but keyspace debris.
+ * is not a keyspace must not gain): creates it when missing (unless `createIfMissing` is
+ * false: CAIRN_NOT_FOUND), and rejects CAIRN_NOT_A_KEYSPACE for a file or a directory
+ * holding anything but keyspace debris, EEXIST for a keyspace when `errorIfExists`.
  * Resolves true when it holds a keyspace, false when a new one is to be made there.
  */
-export async function checkKeyspaceDirectory(fs: FileSystem, root: string): Promise<boolean> {
+export async function checkKeyspaceDirectory(fs: FileSystem, root: string, mode: { createIfMissing: boolean; errorIfExists: boolean }): Promise<boolean> {
   const existing = await fs.statOrUndefined(root);
-  if (existing === undefined) await mkdirDurable(fs, root);
-  else if (!existing.isDirectory) throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a directory`, { details: { path: root } });
+  if (existing === undefined) {
+    if (!mode.createIfMissing) throw notFound(root);
+    await mkdirDurable(fs, root);
+  } else if (!existing.isDirectory) throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a directory`, { details: { path: root } });
   const names = await fs.readdir(root);
   const isKeyspace = names.includes(KEYSPACE_FILE);
   if (!isKeyspace && names.some((n) => n !== LOCK_FILE && n !== JOURNAL_DIR && n !== PARTITIONS_DIR && !isTempName(n))) {
     throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not empty and holds no ${KEYSPACE_FILE}`, { details: { path: root } });
   }
+  if (isKeyspace && mode.errorIfExists) throw systemError('EEXIST', 'open', { path: root, description: 'a keyspace already exists' });
+  if (!isKeyspace && !mode.createIfMissing) throw notFound(root);
   return isKeyspace;
+}
+
+function notFound(root: string): CairnError {
+  return new CairnError(ErrorCodes.NOT_FOUND, `No keyspace at ${root} (createIfMissing is false)`, { details: { path: root } });
 }
 
 /** A recovered keyspace, ready for writes: nothing of it runs in the background yet. */

@@ -18,7 +18,7 @@ let internals: {
  * `{ snapshot }` to `get`, `has` and the iterators. Get one from `keyspace.snapshot()`
  * and release it when done: it keeps the segment files it reads alive.
  */
-export class Snapshot {
+export class Snapshot implements Disposable, AsyncDisposable {
   /** Every read through the snapshot sees exactly the writes up to this seqno. */
   readonly seqno: number;
   readonly #keyspace: Keyspace;
@@ -56,6 +56,16 @@ export class Snapshot {
     for (const [tree, view] of this.#views) tree.releaseView(view);
     this.#views.clear();
     this.#onRelease(this);
+  }
+
+  /** `using snap = ks.snapshot()` releases it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  /** As {@link Snapshot.release}, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.release();
   }
 
   #viewOf(keyspace: Keyspace, tree: Tree): ReadView | undefined {

@@ -1,11 +1,13 @@
 // SegmentReader: point reads and cursors over one immutable segment file. Reads are
 // synchronous (readSync of one block on a cache miss) and main-thread only; a reader
-// may serve any number of interleaved gets and cursors until close().
+// may serve any number of interleaved gets and cursors until close(). Its file may be
+// closed between reads by the open-file budget (OpenFiles) and is then reopened on demand.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { MAX_SEQNO, type Entry } from '../codec/entry.js';
 import type { FileHandle, FileSystem } from '../fs/file-system.js';
 import { BlockCache } from './block-cache.js';
 import { BloomFilter } from './bloom.js';
+import { OpenFiles } from './open-files.js';
 import { DataBlock } from './data-block.js';
 import { BLOCK_TRAILER_SIZE, BlockKind, corruption, decodeFooter, FOOTER_SIZE, openBlock } from './format.js';
 import { SegmentIndex } from './index-block.js';
@@ -15,6 +17,8 @@ export interface OpenSegmentOptions {
   /** Identifies the file in the block cache; unique among the files sharing `cache`. */
   fileNumber: number;
   cache: BlockCache;
+  /** The budget of open files this reader's file counts against; default: a budget of its own, never closing it early. */
+  files?: OpenFiles;
 }
 
 /** Key bounds of a cursor; at most one lower (gt/gte) and one upper (lt/lte) bound apply. */
@@ -35,20 +39,18 @@ export interface SegmentCursor {
 }
 
 export class SegmentReader {
-  private handle: FileHandle | undefined;
+  private closed = false;
 
   private constructor(
     readonly path: string,
     readonly fileNumber: number,
-    handle: FileHandle,
     readonly meta: SegmentMeta,
     readonly properties: SegmentProperties,
     private readonly index: SegmentIndex,
     private readonly filter: BloomFilter,
     private readonly cache: BlockCache,
-  ) {
-    this.handle = handle;
-  }
+    private readonly files: OpenFiles,
+  ) {}
 
   /**
    * Opens a segment and verifies its footer, properties, index and filter (CAIRN_CORRUPTION
@@ -56,7 +58,7 @@ export class SegmentReader {
    */
   static async open(fs: FileSystem, path: string, options: OpenSegmentOptions): Promise<SegmentReader> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError('path must be a non-empty string');
-    const { fileNumber, cache } = options ?? {};
+    const { fileNumber, cache, files = new OpenFiles(fs, Infinity) } = options ?? {};
     if (!Number.isSafeInteger(fileNumber) || fileNumber < 0) throw new RangeError(`fileNumber must be a non-negative integer, got ${fileNumber}`);
     if (!(cache instanceof BlockCache)) throw new TypeError('cache must be a BlockCache');
     const handle = await fs.open(path, 'r');
@@ -81,7 +83,9 @@ export class SegmentReader {
       const filter = new BloomFilter(openBlock(slice(footer.filter), BlockKind.Filter, path, footer.filter.offset), path, footer.filter.offset);
       const { entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt } = properties;
       const meta: SegmentMeta = { fileSize: size, entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt };
-      return new SegmentReader(path, fileNumber, handle, meta, properties, index, filter, cache);
+      const reader = new SegmentReader(path, fileNumber, meta, properties, index, filter, cache, files);
+      await files.adopt(reader, handle);
+      return reader;
     } catch (err) {
       await handle.close().catch(() => {});
       throw err;
@@ -98,7 +102,7 @@ export class SegmentReader {
    * interprets it), or undefined. Synchronous: a missing block is read with readSync.
    */
   get(key: Buffer, readSeqno = MAX_SEQNO): Entry | undefined {
-    if (this.handle === undefined) throw closedError(this.path);
+    if (this.closed) throw closedError(this.path);
     if (!this.filter.mayContain(key)) return undefined;
     const index = this.index;
     // Versions of one key can spill over into following blocks.
@@ -110,17 +114,33 @@ export class SegmentReader {
     return undefined;
   }
 
+  /**
+   * Bytes of the file that hold keys within the bounds, from the index alone (no data
+   * read): the data blocks from the one where the lower bound falls to the one where the
+   * upper bound falls, both counted whole; the whole file when every block is in range.
+   */
+  approximateBytes(bounds: SegmentCursorOptions): number {
+    const index = this.index;
+    const lower = bounds.gt ?? bounds.gte;
+    const upper = bounds.lt ?? bounds.lte;
+    const first = lower === undefined ? 0 : index.firstAtOrAfter(lower);
+    const end = upper === undefined ? index.count : Math.min(index.count, index.firstAtOrAfter(upper) + 1);
+    if (first >= end) return 0;
+    if (first === 0 && end === index.count) return this.meta.fileSize;
+    return index.offsetOf(end - 1) + index.lengthOf(end - 1) + BLOCK_TRAILER_SIZE - index.offsetOf(first);
+  }
+
   /** A cursor over the entries within the bounds; positioned lazily on the first next(). */
   cursor(options: SegmentCursorOptions = {}): SegmentCursor {
-    if (this.handle === undefined) throw closedError(this.path);
+    if (this.closed) throw closedError(this.path);
     return options.reverse === true ? new ReverseCursor(this, options) : new ForwardCursor(this, options);
   }
 
   /** Closes the file (idempotent). Cached blocks stay: the owner evicts them when deleting the file. */
   async close(): Promise<void> {
-    const handle = this.handle;
-    this.handle = undefined;
-    if (handle !== undefined) await handle.close();
+    if (this.closed) return;
+    this.closed = true;
+    await this.files.release(this);
   }
 
   /** @internal The index, for cursors. */
@@ -130,11 +150,11 @@ export class SegmentReader {
 
   /** @internal Data block b, from the cache or read, verified and decoded. */
   block(b: number, fillCache: boolean): DataBlock {
-    const handle = this.handle;
-    if (handle === undefined) throw closedError(this.path);
+    if (this.closed) throw closedError(this.path);
     const offset = this.index.offsetOf(b);
     const cached = this.cache.get(this.fileNumber, offset);
     if (cached !== undefined) return cached;
+    const handle = this.files.handle(this);
     const length = this.index.lengthOf(b) + BLOCK_TRAILER_SIZE;
     // Not from the shared pool: a cached block must not pin unrelated memory.
     const raw = Buffer.allocUnsafeSlow(length);

@@ -9,6 +9,7 @@ import { Memtable } from '../memtable/memtable.js';
 import { writeSegment } from '../segment/segment-writer.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
+import type { OpenFiles } from '../segment/open-files.js';
 import {
   isTempName,
   manifestPath,
@@ -41,6 +42,8 @@ export interface TreeOptions {
 export interface TreeHost {
   readonly fs: FileSystem;
   readonly cache: BlockCache;
+  /** The keyspace's budget of open segment files (maxOpenFiles). */
+  readonly files: OpenFiles;
   /**
    * A keyspace-unique id for a segment reader's blocks in the shared cache: segment file
    * numbers are per partition, so they cannot key a cache shared by all partitions.
@@ -102,7 +105,11 @@ export interface PartitionStats {
   compacting: boolean;
   /** Compactions the strategy would start now (besides a running one). */
   pendingCompactions: number;
-  /** Compactions finished since open. */
+  /** Bytes of segments the strategy wants compacted (RocksDB's estimate-pending-compaction-bytes). */
+  pendingCompactionBytes: number;
+  /** Estimated bytes of live data in segments (RocksDB's estimate-live-data-size; see docs/design.md). */
+  estimatedLiveDataBytes: number;
+  /** Compactions finished since open (manual ones included). */
   compactionsDone: number;
   /** Versions still referenced by snapshots, iterators or checkpoints (the current one included). */
   liveVersions: number;
@@ -139,6 +146,8 @@ export class Tree {
   private readonly compactions = new Map<Promise<void>, readonly number[]>();
   private compactionFiles: ReadonlySet<number> = new Set();
   private readonly compactionAbort = new AbortController();
+  /** Manual compactions waiting or running: automatic ones start only when none is. */
+  private manualCompactions = 0;
   /** Set by a failed compaction until its retry timer fires. */
   private compactionBackoff = false;
   private compactionRetry: NodeJS.Timeout | undefined;
@@ -202,7 +211,7 @@ export class Tree {
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
     const readers = new Map<number, SegmentReader>();
     try {
-      for (const n of live) readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: host.nextCacheId(), cache: host.cache }));
+      for (const n of live) readers.set(n, await SegmentReader.open(fs, segmentPath(root, n), { fileNumber: host.nextCacheId(), cache: host.cache, files: host.files }));
     } catch (err) {
       for (const reader of readers.values()) await reader.close();
       throw err;
@@ -260,6 +269,8 @@ export class Tree {
       flushing: this.flushing !== undefined,
       compacting: this.compactions.size > 0,
       pendingCompactions: this.pendingCompactions(),
+      pendingCompactionBytes: this.host.compaction.strategy.pendingBytes(this.current.state),
+      estimatedLiveDataBytes: this.current.estimateLiveBytes(),
       compactionsDone: this.compactionsDone,
       liveVersions: this.versionRefs.size,
     };
@@ -304,6 +315,11 @@ export class Tree {
       if (e !== undefined) return e;
     }
     return this.current.get(key, readSeqno);
+  }
+
+  /** Bytes of segment files holding keys in `range`, from their indexes (memtables not counted). */
+  approximateBytes(range: KeyRange): number {
+    return this.current.approximateBytes(range);
   }
 
   /** A consistent view of the sources as they are now; release it with releaseView. */
@@ -460,7 +476,7 @@ export class Tree {
     let reader: SegmentReader | undefined;
     try {
       await fs.syncDir(segmentsDir(this.root));
-      reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache });
+      reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache, files: this.host.files });
     } catch (err) {
       await reader?.close();
       await fs.unlink(file).catch(() => undefined);
@@ -512,7 +528,7 @@ export class Tree {
    * not starve the levels below it under steady writes.
    */
   scheduleCompaction(): void {
-    while (this.compactions.size < MAX_CONCURRENT_COMPACTIONS && !this.closed && this.failure === undefined && !this.compactionBackoff) {
+    while (this.compactions.size < MAX_CONCURRENT_COMPACTIONS && !this.closed && this.failure === undefined && !this.compactionBackoff && this.manualCompactions === 0) {
       const now = Date.now();
       let choice: Choice;
       try {
@@ -546,6 +562,49 @@ export class Tree {
   }
 
   /**
+   * Manual compaction: flushes the memtables, then rewrites every segment touching
+   * `range` (all of them without one) into the bottom level, dropping shadowed versions
+   * and tombstones (see compaction/manual.ts). Automatic compactions wait meanwhile, and
+   * running ones are let finish first, so the choice sees no busy file. Resolves when the
+   * new version is installed; rejects with the merge's or the install's error (a failed
+   * merge leaves the tree as it was, like any failed compaction). A strategy that never
+   * rewrites data (FIFO) only flushes.
+   */
+  async compactRange(range: KeyRange | undefined, visibleSeqno: number): Promise<void> {
+    await this.flush(visibleSeqno);
+    const strategy = this.host.compaction.strategy;
+    if (strategy.chooseRange === undefined) return;
+    this.manualCompactions++;
+    try {
+      while (this.compactions.size > 0) await Promise.allSettled([...this.compactions.keys()]);
+      if (this.closed) throw new Error('closed');
+      if (this.failure !== undefined) throw this.failure;
+      const choice = strategy.chooseRange(this.current.state, range, this.compactionFiles);
+      if (choice.kind === 'none') return;
+      let outcome: { error: unknown } | undefined;
+      const running: Promise<void> = this.compact(choice)
+        .then(
+          () => {
+            this.compactionsDone++;
+          },
+          (error: unknown) => {
+            outcome = { error };
+          },
+        )
+        .finally(() => this.compactions.delete(running));
+      this.compactions.set(running, choiceFiles(choice));
+      this.compactionFiles = new Set([...this.compactions.values()].flat());
+      await running;
+      if (outcome !== undefined) throw outcome.error;
+    } finally {
+      this.manualCompactions--;
+      this.compactionFiles = new Set([...this.compactions.values()].flat());
+      this.wakeRoomWaiters();
+      this.scheduleCompaction();
+    }
+  }
+
+  /**
    * Carries out a choice. A merge runs off the main thread (the host decides where); only
    * the install is ours. Inputs stay readable throughout: the current version references
    * them and only a compaction removes files, one at a time per tree. Shadowed versions
@@ -574,7 +633,7 @@ export class Tree {
     const readers = new Map<number, SegmentReader>();
     try {
       for (const o of outputs) {
-        readers.set(o.fileNumber, await SegmentReader.open(this.host.fs, segmentPath(this.root, o.fileNumber), { fileNumber: this.host.nextCacheId(), cache: this.host.cache }));
+        readers.set(o.fileNumber, await SegmentReader.open(this.host.fs, segmentPath(this.root, o.fileNumber), { fileNumber: this.host.nextCacheId(), cache: this.host.cache, files: this.host.files }));
       }
     } catch (err) {
       for (const reader of readers.values()) await reader.close();

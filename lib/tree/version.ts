@@ -56,6 +56,36 @@ export class Version {
     return undefined;
   }
 
+  /** Bytes of segment files holding keys in `range`, estimated from their indexes (see SegmentReader.approximateBytes). */
+  approximateBytes(range: KeyRange): number {
+    let bytes = 0;
+    for (const level of this.levels) {
+      for (const s of level) {
+        if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) bytes += s.reader.approximateBytes(range);
+      }
+    }
+    return bytes;
+  }
+
+  /**
+   * An estimate of the bytes live data takes (RocksDB's estimate-live-data-size): the
+   * size of a maximal set of segments with no key overlap, taken from the bottom level
+   * up, so an upper segment overlapping one already counted is taken for overwrites of
+   * data counted there. The less compacted the tree, the lower (more hopeful) the figure.
+   */
+  estimateLiveBytes(): number {
+    const counted: SegmentDescriptor[] = [];
+    let bytes = 0;
+    for (let level = this.state.levels.length - 1; level >= 0; level--) {
+      for (const s of this.state.levels[level]) {
+        if (counted.some((c) => Buffer.compare(c.minKey, s.maxKey) <= 0 && Buffer.compare(s.minKey, c.maxKey) <= 0)) continue;
+        bytes += s.fileSize;
+        counted.push(s);
+      }
+    }
+    return bytes;
+  }
+
   /** Appends cursors over every segment that may hold keys in `range`. */
   addCursors(range: KeyRange, out: EntryCursor[]): void {
     const l0 = this.levels[0] ?? [];

@@ -122,6 +122,6 @@ t.test('backup refusals: an open keyspace (3), not a keyspace (4), another keysp
 t.test('help lists the backup commands and the new exit statuses', async (t) => {
   const run = await runCairn(['--help']);
   for (const name of ['backup', 'list', 'info', 'verify', 'restore', 'prune']) t.match(run.stdout, new RegExp(`^  ${name} `, 'm'));
-  t.match(run.stdout, / {2}8 {2}backup, backup store or one of its objects not found/);
+  t.match(run.stdout, / {2}8 {2}not found: backup, backup store or one of its objects, partition, key/);
   t.match((await runCairn(['help', 'prune'])).stdout, /--keep-last N/);
 });

@@ -29,7 +29,7 @@ t.test('help for one command, three ways', async (t) => {
     t.match(run.stdout, /Exit status:/);
   }
   const inspect = await runCairn(['help', 'inspect']);
-  t.match(inspect.stdout, /^Usage: cairn inspect <dir> \[--json\]\n/);
+  t.match(inspect.stdout, /^Usage: cairn inspect <dir> \[--full\] \[--json\]\n/);
   t.match(inspect.stdout, /modifies nothing/);
 });
 

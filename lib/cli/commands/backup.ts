@@ -1,11 +1,8 @@
 // `cairn backup <keyspace-dir> <store-url>`: an incremental backup of a closed keyspace
 // (the command opens it, taking its LOCK) into a backup store. One run per process.
-import * as path from 'node:path';
 import { BackupEngine } from '../../backup/backup-engine.js';
-import { CairnError, ErrorCodes } from '../../errors.js';
-import { Keyspace } from '../../index.js';
-import { keyspaceFilePath } from '../../layout/file-names.js';
 import type { Command } from '../command.js';
+import { openExisting } from '../keyspace-access.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
 import { formatBytes, formatDuration, plural } from '../human-units.js';
 import { ProgressBar } from '../progress-bar.js';
@@ -35,12 +32,7 @@ export const backupCommand: Command = {
     const [dir, url] = positionals;
     const concurrency = values.concurrency === undefined ? undefined : positiveInteger(values.concurrency as string, '--concurrency');
     const fs = context.fileSystem();
-    const root = path.resolve(dir);
-    // Keyspace.open would create a keyspace in a missing or empty directory.
-    if ((await fs.statOrUndefined(keyspaceFilePath(root))) === undefined) {
-      throw new CairnError(ErrorCodes.NOT_A_KEYSPACE, `${root} is not a cairn keyspace (no keyspace.json)`, { details: { path: root } });
-    }
-    const ks = await Keyspace.open(root, { fs });
+    const ks = await openExisting(context, dir);
     const bar = context.stderr.isTTY === true ? new ProgressBar(context.stderr) : undefined;
     let result;
     try {

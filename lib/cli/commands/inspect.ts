@@ -4,11 +4,12 @@ import { inspectKeyspace, firstProblem, type InspectReport, type LevelReport } f
 import type { Command } from '../command.js';
 import { ExitCode, exitCodeFor } from '../exit-codes.js';
 import { formatBytes, plural } from '../human-units.js';
+import { forTerminal, truncates } from '../keyspace-access.js';
 
 export const inspectCommand: Command = {
   name: 'inspect',
   summary: 'show what a keyspace or checkpoint holds (read-only)',
-  usage: 'cairn inspect <dir> [--json]',
+  usage: 'cairn inspect <dir> [--full] [--json]',
   description: [
     'Prints the keyspace id and format, each partition\'s levels (segment counts, bytes,',
     'key ranges: text when printable, else 0x-prefixed hex) and persisted seqno, each',
@@ -21,13 +22,14 @@ export const inspectCommand: Command = {
     'be read, the report says so and the exit status is that of the first problem.',
     '',
     'Options:',
-    '  --json   print the report as JSON',
+    '  --full   never cut long keys (on a terminal they are cut at 64 characters)',
+    '  --json   print the report as JSON (never cut)',
   ].join('\n'),
-  options: { json: { type: 'boolean' } },
+  options: { full: { type: 'boolean' }, json: { type: 'boolean' } },
   positionals: ['dir'],
   async run({ values, positionals }, context) {
     const report = await inspectKeyspace(context.fileSystem(), positionals[0]);
-    context.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+    context.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, !truncates(context, values.full)));
     const problem = firstProblem(report);
     if (problem === undefined) return ExitCode.OK;
     context.stderr.write(`cairn: ${problem.message} (${problem.code})\n`);
@@ -35,7 +37,7 @@ export const inspectCommand: Command = {
   },
 };
 
-function formatReport(r: InspectReport): string {
+function formatReport(r: InspectReport, full: boolean): string {
   const lines = [`keyspace ${r.keyspaceId}  format ${r.format}  created ${r.createdAt}`, `  ${r.path}`, `partitions (${r.partitions.length})`];
   for (const p of r.partitions) {
     if (p.error !== undefined) {
@@ -43,7 +45,7 @@ function formatReport(r: InspectReport): string {
       continue;
     }
     lines.push(`  ${p.name}  id ${p.id}  ${p.manifest}  persisted seqno ${p.persistedSeqno}`);
-    for (const level of p.levels) lines.push(`    ${formatLevel(level)}`);
+    for (const level of p.levels) lines.push(`    ${formatLevel(level, full)}`);
   }
   lines.push(`journals (${r.journals.length})`);
   for (const j of r.journals) lines.push(`  ${formatJournal(j)}`);
@@ -53,10 +55,10 @@ function formatReport(r: InspectReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-function formatLevel(l: LevelReport): string {
+function formatLevel(l: LevelReport, full: boolean): string {
   const head = `L${l.level}  ${plural(l.segments, 'segment')}`;
   if (l.segments === 0) return head;
-  return `${head}  ${formatBytes(l.bytes)}  ${l.entries} ${l.entries === 1 ? 'entry' : 'entries'}  keys ${l.minKey} .. ${l.maxKey}`;
+  return `${head}  ${formatBytes(l.bytes)}  ${l.entries} ${l.entries === 1 ? 'entry' : 'entries'}  keys ${forTerminal(l.minKey ?? '', full)} .. ${forTerminal(l.maxKey ?? '', full)}`;
 }
 
 function formatJournal(j: InspectReport['journals'][number]): string {

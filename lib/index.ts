@@ -14,11 +14,12 @@ export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './
 export { Partition, type ReadOptions, type IteratorOptions, type PartitionIterator } from './keyspace/partition.js';
 export { WriteBatch } from './keyspace/write-batch.js';
 export { Snapshot } from './keyspace/snapshot.js';
-export type { Bytes, Durability, RangeOptions } from './keyspace/arguments.js';
+export type { Bytes, Durability, KeyBounds, RangeOptions } from './keyspace/arguments.js';
 export { CairnError, ErrorCodes, type ErrorCode, type CairnErrorOptions, type SystemError } from './errors.js';
 export type {
   FileSystem,
   FileHandle,
+  ReadHandle,
   LockHandle,
   FileStat,
   OpenMode,

@@ -44,7 +44,9 @@ import {
   type OpenMode,
   type PartitionStats,
   type PathPair,
+  type KeyBounds,
   type RangeOptions,
+  type ReadHandle,
   type ReadOptions,
   type SyncOptions,
   type SystemError,
@@ -160,6 +162,11 @@ class CountingFileSystem implements FileSystem {
   sameDevice(a: string, b: string): Promise<boolean> {
     return this.#count('sameDevice').sameDevice(a, b);
   }
+  openReadSync(p: string): ReadHandle {
+    const inner = this.#count('openReadSync');
+    if (inner.openReadSync === undefined) throw new Error('the inner file system has no openReadSync');
+    return inner.openReadSync(p);
+  }
 }
 
 t.test('keyspace options, reads, writes, stats and checkpoints through the exported types', async (t) => {
@@ -201,6 +208,9 @@ t.test('keyspace options, reads, writes, stats and checkpoints through the expor
   t.same(await keys.next(), { done: true, value: undefined }, 'PartitionIterator: close() ends it');
 
   await ks.flush();
+  const bounds: KeyBounds = { gte: 'a', lt: 'e' };
+  t.ok(users.approximateSize(bounds) > 0, 'approximateSize takes KeyBounds and sees the flushed segment');
+  await ks.compact(users, bounds);
   const stats: KeyspaceStats = ks.stats();
   const lastBackgroundError: BackgroundError | undefined = stats.lastBackgroundError;
   t.equal(lastBackgroundError, undefined, 'no flush or compaction failed');

@@ -6,15 +6,31 @@ import { Reader, varintLength, writeVarint } from '../codec/varint.js';
 import { CairnError, ErrorCodes } from '../errors.js';
 
 export const JOURNAL_MAGIC = Buffer.from('CAIRNJNL', 'latin1');
-export const JOURNAL_FORMAT_VERSION = 1;
+/** Version written: 2 adds each batch's commit time. Version 1 files still read. */
+export const JOURNAL_FORMAT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + format version u32 + file number u64 + crc32 of the first 20 bytes u32. */
 export const JOURNAL_HEADER_BYTES = 24;
 /** payload length u32 + payload crc32 u32. */
 export const RECORD_HEADER_BYTES = 8;
 
+/**
+ * Kinds of journal ops: the entry kinds (Put, Delete) and the registry changes that travel
+ * in the journal so that a replay elsewhere (a point-in-time restore) knows partitions
+ * created or dropped after its base: key = the partition's name, partitionId = its id.
+ * Recovery of the keyspace itself ignores the registry kinds (keyspace.json decides).
+ */
+export const JournalOpKind = { ...EntryKind, PartitionCreate: 2, PartitionDrop: 3 } as const;
+export type JournalOpKind = (typeof JournalOpKind)[keyof typeof JournalOpKind];
+
+/** True for the ops that change data (Put, Delete), false for registry changes. */
+export function isEntryKind(kind: JournalOpKind): kind is EntryKind {
+  return kind === EntryKind.Put || kind === EntryKind.Delete;
+}
+
 /** One operation of a batch as handed to encodeBatch. */
 export interface BatchOp {
-  kind: EntryKind;
+  kind: JournalOpKind;
   partitionId: number;
   key: Uint8Array;
   /** Required for Put, ignored for Delete. */
@@ -23,7 +39,7 @@ export interface BatchOp {
 
 /** One operation as decoded. Views into the record's buffer; Delete carries an empty value. */
 export interface DecodedOp {
-  kind: EntryKind;
+  kind: JournalOpKind;
   partitionId: number;
   key: Buffer;
   value: Buffer;
@@ -33,6 +49,8 @@ export interface DecodedBatch {
   /** Seqno of the first op; op i has seqno + i. */
   seqno: number;
   ops: DecodedOp[];
+  /** Commit time in ms since the epoch; undefined for a format-1 record. */
+  timeMs: number | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -46,7 +64,7 @@ export function encodeHeader(fileNumber: number): Buffer {
   return buf;
 }
 
-/** Parses a header; CAIRN_CORRUPTION or CAIRN_UNSUPPORTED_FORMAT when it is not a v1 journal header. */
+/** Parses a header; CAIRN_CORRUPTION or CAIRN_UNSUPPORTED_FORMAT when it is not a v1 or v2 journal header. */
 export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; version: number } {
   if (
     buf.length < JOURNAL_HEADER_BYTES ||
@@ -56,7 +74,7 @@ export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; v
     throw new CairnError(ErrorCodes.CORRUPTION, `Not a valid journal header: ${path}`, { details: { path, offset: 0 } });
   }
   const version = buf.readUInt32LE(8);
-  if (version !== JOURNAL_FORMAT_VERSION) {
+  if (version < OLDEST_READABLE_VERSION || version > JOURNAL_FORMAT_VERSION) {
     throw new CairnError(ErrorCodes.UNSUPPORTED_FORMAT, `Journal format version ${version} is not supported: ${path}`, {
       details: { path, version },
     });
@@ -69,14 +87,16 @@ export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; v
 }
 
 /**
- * Encodes one atomic batch as a complete framed record (length, crc, payload), ready for
- * JournalWriter.append. Validates everything before allocating.
+ * Encodes one atomic batch as a complete framed format-2 record (length, crc, payload),
+ * ready for JournalWriter.append. `timeMs` is the commit time (ms since the epoch).
+ * Validates everything before allocating.
  */
-export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
+export function encodeBatch(seqno: number, ops: readonly BatchOp[], timeMs = 0): Buffer {
   if (!Number.isSafeInteger(seqno) || seqno < 0) throw new RangeError('seqno must be a non-negative safe integer');
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError('timeMs must be a non-negative safe integer');
   if (!Array.isArray(ops) || ops.length === 0) throw new RangeError('a batch needs at least one op');
   if (ops.length - 1 > MAX_SEQNO - seqno) throw new RangeError('batch seqnos exceed the maximum');
-  let size = varintLength(seqno) + varintLength(ops.length);
+  let size = varintLength(seqno) + varintLength(ops.length) + varintLength(timeMs);
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     if (!(op.key instanceof Uint8Array)) throw new TypeError(`op ${i}: key must be a Buffer or Uint8Array`);
@@ -87,7 +107,7 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
     if (op.kind === EntryKind.Put) {
       if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put needs a Buffer or Uint8Array value`);
       size += varintLength(op.value.length) + op.value.length;
-    } else if (op.kind !== EntryKind.Delete) {
+    } else if (op.kind !== EntryKind.Delete && op.kind !== JournalOpKind.PartitionCreate && op.kind !== JournalOpKind.PartitionDrop) {
       throw new RangeError(`op ${i}: unknown kind ${String(op.kind)}`);
     }
   }
@@ -95,6 +115,7 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
   const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + size);
   let o = writeVarint(buf, RECORD_HEADER_BYTES, seqno);
   o = writeVarint(buf, o, ops.length);
+  o = writeVarint(buf, o, timeMs);
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     buf[o++] = op.kind;
@@ -115,20 +136,26 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
 }
 
 /**
- * The seqno range a framed record covers, read without decoding its ops. For records
- * made by encodeBatch; CAIRN_CORRUPTION if the varints run off the end.
+ * The seqno range and commit time a framed record covers, read without decoding its ops.
+ * `version` is the journal format of the file it comes from (default: the current one).
+ * CAIRN_CORRUPTION if the varints run off the end.
  */
-export function recordSeqnoRange(record: Buffer): { first: number; last: number } {
+export function recordSeqnoRange(record: Buffer, version = JOURNAL_FORMAT_VERSION): { first: number; last: number; timeMs: number | undefined } {
   const r = new Reader(record, RECORD_HEADER_BYTES);
   const first = r.varint();
-  return { first, last: first + r.varint() - 1 };
+  const last = first + r.varint() - 1;
+  return { first, last, timeMs: version >= 2 ? r.varint() : undefined };
 }
 
-/** Decodes a record's payload (the bytes after length and crc). CAIRN_CORRUPTION on any malformation. */
-export function decodeBatch(payload: Buffer): DecodedBatch {
+/**
+ * Decodes a record's payload (the bytes after length and crc) of a file of journal format
+ * `version` (default: the current one). CAIRN_CORRUPTION on any malformation.
+ */
+export function decodeBatch(payload: Buffer, version = JOURNAL_FORMAT_VERSION): DecodedBatch {
   const r = new Reader(payload);
   const seqno = r.varint();
   const count = r.varint();
+  const timeMs = version >= 2 ? r.varint() : undefined;
   // Each op takes at least 3 bytes; this bounds the array before trusting count.
   if (count === 0 || count > payload.length || count - 1 > MAX_SEQNO - seqno) {
     throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: bad op count');
@@ -136,14 +163,14 @@ export function decodeBatch(payload: Buffer): DecodedBatch {
   const ops: DecodedOp[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const kind = r.byte();
-    if (kind !== EntryKind.Put && kind !== EntryKind.Delete) {
+    if (kind > JournalOpKind.PartitionDrop || (version < 2 && kind > EntryKind.Put)) {
       throw new CairnError(ErrorCodes.CORRUPTION, `Malformed record: unknown kind ${kind}`);
     }
     const partitionId = r.varint();
     const key = r.bytes(r.varint());
     const value = kind === EntryKind.Put ? r.bytes(r.varint()) : EMPTY;
-    ops[i] = { kind, partitionId, key, value };
+    ops[i] = { kind: kind as JournalOpKind, partitionId, key, value };
   }
   if (r.remaining !== 0) throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: trailing bytes');
-  return { seqno, ops };
+  return { seqno, ops, timeMs };
 }

@@ -12,6 +12,7 @@ import type { Journal } from '../journal/journal.js';
 import type { PartitionStats, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { mergeOnWorker } from '../compaction/merge-job.js';
+import { flushOnWorker, runFlush } from '../tree/flush-job.js';
 import { isValidPartitionName, lockPath } from '../layout/file-names.js';
 import { type KeyBounds, optionNames, optionsObject, toBounds } from './arguments.js';
 import { type CheckpointOptions, type CheckpointResult, checkpointProtocol } from './checkpoint-source.js';
@@ -161,6 +162,8 @@ export class Keyspace implements AsyncDisposable {
       poison: (err, operation) => state.poison(err, operation),
       backgroundError: (failure) => state.reportBackgroundError(failure),
       flushed: () => collector?.collect(),
+      // Flushes run on the worker pool too, except through an injected file system.
+      flush: (job) => (resolved.inProcessFlushes ? runFlush(fs, job) : flushOnWorker(job)),
       compaction: {
         strategy: resolved.strategy,
         // Merges run on a worker thread, except with an injected file system (tests, fault

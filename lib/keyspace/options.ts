@@ -107,6 +107,8 @@ export interface ResolvedOptions extends TreeOptions {
   strategy: CompactionStrategy;
   /** Merges run on the main thread (an injected FileSystem must see them) instead of the shared pool. */
   inProcessMerges: boolean;
+  /** Flushes run on the main thread: only with an injected FileSystem, which a worker cannot share. */
+  inProcessFlushes: boolean;
   durability: Durability;
   journalFileBytes: number;
   maxJournalBytes: number;
@@ -156,6 +158,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   return {
     strategy,
     inProcessMerges: o.fs !== undefined || c.inProcess === true,
+    inProcessFlushes: o.fs !== undefined,
     level0StopWrites: positiveInteger(c.level0StopWrites, 'compaction.level0StopWrites', Math.max(12, 3 * level0Trigger)),
     durability: toDurability(o.durability, 'buffered'),
     memtableBytes: positiveInteger(o.memtableBytes, 'memtableBytes', 16 * 1024 * 1024, 1024),

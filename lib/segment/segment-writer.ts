@@ -25,18 +25,7 @@ export interface WriteSegmentOptions {
   createdAt?: number;
   /** Checked between chunks; an abort removes the partial file and rejects with CAIRN_ABORTED. */
   signal?: AbortSignal;
-  /**
-   * On a thread with other work (the main thread's flush), give the event loop a turn
-   * after at most this many milliseconds of encoding. Awaiting the chunk writes alone does
-   * not: a write that already finished resumes the encoder in a microtask, so a flush of
-   * small entries could hold the thread for milliseconds at a time. Default: never.
-   */
-  yieldEveryMs?: number;
 }
-
-/** Entries encoded between looks at the clock (a look costs ~30 ns; 256 small entries ~100 µs). */
-const ENTRIES_PER_CLOCK_CHECK = 256;
-const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Writes `entries` (sorted as lib/codec/entry.ts compareEntries: key asc, seqno desc; at least one) to a new
@@ -68,24 +57,13 @@ export async function writeSegment(
   const signal = options.signal;
   throwIfAborted(signal);
 
-  const yieldEveryMs = options.yieldEveryMs;
-  if (yieldEveryMs !== undefined && !(yieldEveryMs > 0)) throw new RangeError(`yieldEveryMs must be a positive number, got ${yieldEveryMs}`);
   const builder = new SegmentBuilder(blockSize, bitsPerKey);
   const handle = await fs.open(path, 'wx');
   const writer = new ChunkWriter(handle);
   try {
     if (isSync) {
-      let sinceCheck = 0;
-      let sliceStart = performance.now();
       for (const entry of entries as Iterable<Entry>) {
         builder.add(entry);
-        if (yieldEveryMs !== undefined && ++sinceCheck === ENTRIES_PER_CLOCK_CHECK) {
-          sinceCheck = 0;
-          if (performance.now() - sliceStart >= yieldEveryMs) {
-            await turn();
-            sliceStart = performance.now();
-          }
-        }
         if (builder.ready.length > 0) {
           throwIfAborted(signal);
           await writer.write(builder.takeReady());
@@ -100,7 +78,6 @@ export async function writeSegment(
         }
       }
     }
-    if (yieldEveryMs !== undefined) await turn();
     const meta = builder.finish(createdAt);
     throwIfAborted(signal);
     await writer.write(builder.takeReady());

@@ -108,13 +108,14 @@ for (const [name, urlOf] of backends) {
     const url = urlOf(dir);
     const engine = await BackupEngine.open(url);
     t.teardown(() => engine.close());
-    for (const [what, op] of [
+    const ops: [string, () => Promise<unknown>][] = [
       ['list', () => engine.list()],
       ['info', () => engine.info('latest')],
       ['verify', () => engine.verify('latest')],
       ['restore', () => engine.restore('latest', join(dir, 'restored'))],
       ['prune', () => engine.prune({ keepLast: 1 })],
-    ] as const) {
+    ];
+    for (const [what, op] of ops) {
       await t.rejects(op(), { code: ErrorCodes.NOT_FOUND }, `${what} is CAIRN_NOT_FOUND`);
     }
     if (name === 'file://') await t.rejects(stat(join(dir, 'store')), { code: 'ENOENT' }, 'no directory was created');

@@ -11,6 +11,7 @@ import { readJournal } from '../journal/journal-reader.js';
 import { Journal } from '../journal/journal.js';
 import {
   backupStagingPrefix,
+  legacyBackupStagingPrefix,
   isTempName,
   journalDir,
   KEYSPACE_FILE,
@@ -161,14 +162,17 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
 }
 
 /**
- * Deletes what a BackupEngine killed mid-backup left beside the keyspace: checkpoints
- * staged under `<root>.tmp-backup-*`. Only the lock holder makes them, and the caller
- * holds the lock now, so none is in use. Best effort: a parent that cannot be listed, or
- * a tree that will not go, is left for the next open.
+ * Deletes what a BackupEngine killed mid-backup left: checkpoints staged under
+ * `<root>/backup.tmp-*` (and, from older cairn versions, `<root>.tmp-backup-*` beside it).
+ * Only the lock holder makes them, and the caller holds the lock now, so none is in use.
+ * Best effort: a directory that cannot be listed, or a tree that will not go, is left for
+ * the next open.
  */
 async function removeStaleBackupStaging(fs: FileSystem, root: string): Promise<void> {
-  const prefix = path.basename(backupStagingPrefix(root));
-  const parent = path.dirname(root);
-  const names = await fs.readdir(parent).catch(() => [] as string[]);
-  for (const name of names) if (name.startsWith(prefix)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
+  for (const prefix of [backupStagingPrefix(root), legacyBackupStagingPrefix(root)]) {
+    const parent = path.dirname(prefix);
+    const start = path.basename(prefix);
+    const names = await fs.readdir(parent).catch(() => [] as string[]);
+    for (const name of names) if (name.startsWith(start)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
+  }
 }

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   UNSUPPORTED_FORMAT: 'CAIRN_UNSUPPORTED_FORMAT',
   /** An AbortSignal fired; the error's `name` is 'AbortError'. */
   ABORTED: 'CAIRN_ABORTED',
+  /** A write (or flush, compaction, checkpoint, partition change) on a keyspace opened with `readOnly: true`. */
+  READ_ONLY: 'CAIRN_READ_ONLY',
   /** A named thing (partition, backup, store object) does not exist. */
   NOT_FOUND: 'CAIRN_NOT_FOUND',
   /** A named thing that must be new already exists (e.g. a partition being created exclusively). */
@@ -33,6 +35,10 @@ export const ErrorCodes = {
   RELEASED: 'CAIRN_RELEASED',
   /** A target that must be empty (restore, snapshot) is not. */
   NOT_EMPTY: 'CAIRN_NOT_EMPTY',
+  /** No credentials for the S3 store: none in its URL, the environment, the shared config or an instance role. */
+  NO_CREDENTIALS: 'CAIRN_NO_CREDENTIALS',
+  /** The backup store's encryption key is missing or wrong (it does not unwrap the store's data key). */
+  BAD_KEY: 'CAIRN_BAD_KEY',
   /** A fault injected by the test file system (the code of the injected error wins if given). */
   INJECTED_FAULT: 'CAIRN_INJECTED_FAULT',
 } as const;

@@ -62,7 +62,9 @@ import {
   type BackupProgress,
   type BackupResult,
   type BackupStore,
+  type BackupList,
   type BackupSummary,
+  type DamagedBackup,
   type ManifestFile,
   type OpenStoreOptions,
   type ProgressListener,
@@ -301,8 +303,11 @@ t.test('backup engine, store and their option and result types', async (t) => {
   t.equal(backup.seqno, ks.seqno);
   t.ok(phases.has('checkpoint') && phases.has('done'), 'the ProgressListener saw the phases');
 
-  const summaries: BackupSummary[] = await engine.list();
-  t.same(summaries.map((s) => [s.id, s.label]), [[backup.id, 'typed']]);
+  const summaries: BackupList = await engine.list();
+  const each: BackupSummary[] = summaries;
+  const damaged: DamagedBackup[] = summaries.damaged;
+  t.same(each.map((s) => [s.id, s.label]), [[backup.id, 'typed']]);
+  t.same(damaged, []);
   const manifest: BackupManifest = await engine.info('latest');
   const files: ManifestFile[] = manifest.files;
   t.equal(files.length, backup.files);

@@ -8,7 +8,7 @@ import type { FileSystem } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { optionNames, optionsObject } from '../keyspace/arguments.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
-import { type EngineContext, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
+import { type DamagedBackup, type EngineContext, readAllManifests, readStoreInfo, requireStore, resolveManifest, validateBackupRef } from './catalog.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
 import { hashFile } from './file-streams.js';
 import { copyHashedOnWorker, hashOnWorker } from './hash-job.js';
@@ -55,9 +55,15 @@ export interface BackupSummary {
   bytes: number;
 }
 
+/** What `list()` resolves with: the readable backups, and the manifests that are not. */
+export type BackupList = BackupSummary[] & {
+  /** Manifests that could not be read ({ id, problem }); 'latest' skips them. */
+  damaged: DamagedBackup[];
+};
+
 const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true });
 const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
-const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, concurrency: true, signal: true, onProgress: true });
+const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, quarantine: true, concurrency: true, signal: true, onProgress: true });
 const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true });
 const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
@@ -146,23 +152,30 @@ export class BackupEngine {
   }
 
   /**
-   * Every backup in the store, oldest first by creation time. No options yet: any name is a RangeError.
-   * @throws CairnError CAIRN_CORRUPTION for a malformed manifest; CAIRN_UNSUPPORTED_FORMAT
-   *   for one a newer cairn wrote; store failures keep their codes.
+   * Every backup in the store, oldest first by creation time; manifests that cannot be
+   * read (malformed, truncated, or of a newer format) are not among them but listed in
+   * the array's `damaged` property, so one bad manifest never hides the others (prune
+   * with a retention rule deletes them). No options yet: any name is a RangeError.
+   * @throws CairnError CAIRN_NOT_FOUND when there is no store at the URL (no store.json);
+   *   store failures keep their codes.
    */
-  async list(options?: Record<string, never>): Promise<BackupSummary[]> {
+  async list(options?: Record<string, never>): Promise<BackupList> {
     optionsObject(options, 'options', []);
-    return (await readAllManifests(this.store)).map(summary);
+    await requireStore(this.store);
+    const { manifests, damaged } = await readAllManifests(this.store);
+    return Object.assign(manifests.map(summary), { damaged });
   }
 
   /**
    * The full manifest of a backup id, or of the newest backup for 'latest'.
    * @throws TypeError for an id that is neither a backup id nor 'latest'.
-   * @throws CairnError CAIRN_NOT_FOUND when there is no such backup (or none at all, for
-   *   'latest'); CAIRN_CORRUPTION for a malformed manifest.
+   * @throws CairnError CAIRN_NOT_FOUND when there is no store at the URL, no such backup
+   *   (or none at all, for 'latest', which skips damaged manifests); CAIRN_CORRUPTION for
+   *   a malformed manifest.
    */
   info(id: string): Promise<BackupManifest> {
-    return resolveManifest(this.store, validateBackupRef(id));
+    const ref = validateBackupRef(id);
+    return requireStore(this.store).then(() => resolveManifest(this.store, ref));
   }
 
   /** store.json: the store's id and the keyspace it serves; resolves undefined before the first backup. */
@@ -172,7 +185,10 @@ export class BackupEngine {
 
   /**
    * Checks that a backup is complete: every object exists with its size, and with `full`,
-   * its content hashes to the manifest's sha256 (downloads everything).
+   * its content hashes to the manifest's sha256 (downloads everything). With `full`, a
+   * damaged object is moved to quarantine/ (unless `quarantine: false`) and the backups it
+   * breaks are reported; the next backup of a keyspace that still has that file uploads it
+   * again, which heals every backup that references it.
    * @returns `ok` and one problem per bad file; a bad object is reported, not thrown.
    * @throws TypeError / RangeError for invalid arguments.
    * @throws CairnError CAIRN_NOT_FOUND when there is no such backup; CAIRN_ABORTED when
@@ -183,8 +199,10 @@ export class BackupEngine {
     const o = optionsObject<VerifyOptions>(options, 'options', VERIFY_OPTIONS);
     checkCommon(o);
     const limit = concurrency(o.concurrency, 4);
+    await requireStore(this.store);
     const manifest = await resolveManifest(this.store, ref, o.signal);
-    return verifyBackup(this.#ctx, manifest, { ...o, concurrency: limit, full: o.full === true });
+    if (o.quarantine !== undefined && typeof o.quarantine !== 'boolean') throw new TypeError('options.quarantine must be a boolean');
+    return verifyBackup(this.#ctx, manifest, { ...o, concurrency: limit, full: o.full === true, quarantine: o.quarantine !== false });
   }
 
   /**
@@ -203,6 +221,7 @@ export class BackupEngine {
     const o = optionsObject<RestoreOptions>(options, 'options', RESTORE_OPTIONS);
     checkCommon(o);
     const limit = concurrency(o.concurrency, 4);
+    await requireStore(this.store);
     const manifest = await resolveManifest(this.store, ref, o.signal);
     return restoreBackup(this.#ctx, manifest, dir, { ...o, concurrency: limit });
   }

@@ -34,6 +34,17 @@ export async function readStoreInfo(store: BackupStore): Promise<StoreInfo | und
 }
 
 /**
+ * store.json, for an operation that only reads: a store without one does not exist
+ * (nothing was ever backed up there, or the URL has a typo), CAIRN_NOT_FOUND. Only a
+ * backup creates a store.
+ */
+export async function requireStore(store: BackupStore): Promise<StoreInfo> {
+  const info = await readStoreInfo(store);
+  if (info === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `No backup store at ${store.url} (no ${STORE_FILE_KEY}; only a backup creates one)`, { details: { url: store.url } });
+  return info;
+}
+
+/**
  * The store's owner: creates store.json for `keyspaceId` on first use (exclusively, so
  * of two first backups racing one wins and the other reads its file), and refuses a
  * store owned by another keyspace with CAIRN_STORE_IN_USE unless `force`.
@@ -66,9 +77,25 @@ export async function readManifest(store: BackupStore, id: string, signal?: Abor
   return manifest;
 }
 
-/** Every manifest, oldest first by createdAt (ids only break ties: names are not trusted for order). */
-export async function readAllManifests(store: BackupStore, signal?: AbortSignal): Promise<BackupManifest[]> {
+/** A manifest that could not be read: malformed, truncated, or written by a newer cairn. */
+export interface DamagedBackup {
+  id: string;
+  /** The store key of the manifest. */
+  key: string;
+  /** What is wrong, for people (the error's message). */
+  problem: string;
+  /** The error's code: CAIRN_CORRUPTION, or CAIRN_UNSUPPORTED_FORMAT for a newer format. */
+  code: string;
+}
+
+/**
+ * Every manifest, oldest first by createdAt (ids only break ties: names are not trusted
+ * for order), and separately the manifests that could not be read: one damaged manifest
+ * must not hide the others, nor stop a prune from deleting it.
+ */
+export async function readAllManifests(store: BackupStore, signal?: AbortSignal): Promise<{ manifests: BackupManifest[]; damaged: DamagedBackup[] }> {
   const manifests: BackupManifest[] = [];
+  const damaged: DamagedBackup[] = [];
   for (const object of await listAll(store, BACKUPS_PREFIX)) {
     const id = parseManifestKey(object.key);
     if (id === undefined) continue;
@@ -76,10 +103,15 @@ export async function readAllManifests(store: BackupStore, signal?: AbortSignal)
       manifests.push(await readManifest(store, id, signal));
     } catch (err) {
       // Deleted by a prune between the listing and the read.
-      if (!hasCode(err, ErrorCodes.NOT_FOUND)) throw err;
+      if (hasCode(err, ErrorCodes.NOT_FOUND)) continue;
+      if (hasCode(err, ErrorCodes.CORRUPTION) || hasCode(err, ErrorCodes.UNSUPPORTED_FORMAT)) {
+        damaged.push({ id, key: object.key, problem: (err as Error).message, code: (err as { code: string }).code });
+        continue;
+      }
+      throw err;
     }
   }
-  return manifests.sort(byCreatedAt);
+  return { manifests: manifests.sort(byCreatedAt), damaged };
 }
 
 export function byCreatedAt(a: BackupManifest, b: BackupManifest): number {
@@ -89,8 +121,8 @@ export function byCreatedAt(a: BackupManifest, b: BackupManifest): number {
 /** A backup id, or 'latest' for the newest by createdAt. CAIRN_NOT_FOUND when there is none. */
 export async function resolveManifest(store: BackupStore, idOrLatest: string, signal?: AbortSignal): Promise<BackupManifest> {
   if (idOrLatest === 'latest') {
-    const all = await readAllManifests(store, signal);
-    const latest = all.at(-1);
+    // A damaged manifest is skipped: 'latest' is the newest backup that can be restored.
+    const latest = (await readAllManifests(store, signal)).manifests.at(-1);
     if (latest === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `The backup store ${store.url} holds no backup`, { details: { id: 'latest' } });
     return latest;
   }

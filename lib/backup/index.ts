@@ -1,5 +1,6 @@
 // cairn/backup: incremental backups of a keyspace into a directory or an S3 bucket.
-export { BackupEngine, type BackupEngineOptions, type BackupSummary } from './backup-engine.js';
+export { BackupEngine, type BackupEngineOptions, type BackupList, type BackupSummary } from './backup-engine.js';
+export type { DamagedBackup } from './catalog.js';
 export type { BackupOptions, BackupResult } from './take-backup.js';
 export type { RestoreOptions, RestoreResult } from './restore-backup.js';
 export type { VerifyOptions, VerifyProblem, VerifyResult } from './verify-backup.js';

@@ -2,7 +2,8 @@
 // plain absolute path → FileStore, s3:// → S3Store). Stateless; safe to call concurrently.
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultFileSystem, mkdirDurable } from '../fs/index.js';
+import { systemError } from '../errors.js';
+import { defaultFileSystem } from '../fs/index.js';
 import type { FileSystem } from '../fs/index.js';
 import { optionNames, optionsObject } from '../keyspace/arguments.js';
 import { FileStore } from './file-store.js';
@@ -16,8 +17,8 @@ export interface OpenStoreOptions {
 const OPEN_STORE_OPTIONS = optionNames<OpenStoreOptions>({ fs: true });
 
 /**
- * Opens the store at `url`: `file:///abs/dir` or `/abs/dir` (the directory is created,
- * durably, when missing) or `s3://bucket/prefix?…` (see parseS3Url; the bucket must exist,
+ * Opens the store at `url`: `file:///abs/dir` or `/abs/dir` (created, durably, by the first
+ * put; opening creates nothing) or `s3://bucket/prefix?…` (see parseS3Url; the bucket must exist,
  * else CAIRN_NOT_FOUND). Any other scheme, or a relative path, is a TypeError.
  */
 export async function openStore(url: string, options?: OpenStoreOptions): Promise<BackupStore> {
@@ -53,8 +54,15 @@ export async function openStore(url: string, options?: OpenStoreOptions): Promis
   throw new TypeError(`unsupported store scheme '${scheme}:' (use file:// or s3://)`);
 }
 
+/**
+ * Opening creates nothing (a read of a mistyped path must not leave a directory behind):
+ * the first put makes the directory, durably. A path that is not a directory is ENOTDIR.
+ */
 async function openFileStore(root: string, fs: FileSystem | undefined): Promise<FileStore> {
   const store = new FileStore(root, fs === undefined ? {} : { fs });
-  await mkdirDurable(fs ?? defaultFileSystem(), store.root);
+  const stat = await (fs ?? defaultFileSystem()).statOrUndefined(store.root);
+  if (stat !== undefined && !stat.isDirectory) {
+    throw systemError('ENOTDIR', 'open', { path: store.root, description: `the backup store path ${store.root} is not a directory` });
+  }
   return store;
 }

@@ -6,7 +6,7 @@
 // so a crashed backup's uploads survive for its retry. One prune at a time is sensible;
 // two are safe (deleting twice is harmless).
 import { throwIfAborted } from '../errors.js';
-import { type EngineContext, byCreatedAt, readAllManifests } from './catalog.js';
+import { type EngineContext, byCreatedAt, readAllManifests, requireStore } from './catalog.js';
 import { Lease, liveLeases, removeExpiredLeases } from './lease.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
@@ -38,6 +38,8 @@ export interface PruneResult {
   /** Backup ids kept and deleted (or to be deleted), oldest first. */
   kept: string[];
   deleted: string[];
+  /** Damaged manifests (see `list().damaged`) deleted, or to be deleted; only when a retention rule is given. */
+  deletedDamaged: string[];
   /** Content objects deleted (or to be deleted) and their bytes. */
   filesDeleted: number;
   bytesFreed: number;
@@ -51,12 +53,16 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
   const { store } = ctx;
   const { signal, dryRun, keepLast, maxAgeMs } = options;
   const tracker = new ProgressTracker(options.onProgress);
+  await requireStore(store);
   // Written before anything is read: a backup starting from here on sees it and stays out.
   const held = dryRun ? undefined : await Lease.acquire(store, 'prune', ctx.leaseTtlMs, ctx.clock);
   try {
     const gcAllowed = held === undefined || held.conflicts.length === 0;
     const now = ctx.clock();
-    const newestFirst = (await readAllManifests(store, signal)).sort(byCreatedAt).reverse();
+    const { manifests, damaged } = await readAllManifests(store, signal);
+    const newestFirst = manifests.sort(byCreatedAt).reverse();
+    // A manifest that cannot be read restores nothing: any retention rule deletes it.
+    const dropDamaged = keepLast === undefined && maxAgeMs === undefined ? [] : damaged;
     // A backup is kept when either rule keeps it; with neither rule given, all are kept.
     const keep = newestFirst.filter((m, i) => {
       if (keepLast === undefined && maxAgeMs === undefined) return true;
@@ -66,11 +72,11 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
     const drop = newestFirst.filter((m) => !keepIds.has(m.id));
     throwIfAborted(signal);
 
-    tracker.phase('deleting', drop.length, 0);
+    tracker.phase('deleting', drop.length + dropDamaged.length, 0);
     if (!dryRun) {
-      for (const m of drop) {
+      for (const key of [...drop.map((m) => manifestKey(m.id)), ...dropDamaged.map((d) => d.key)]) {
         throwIfAborted(signal);
-        await store.delete(manifestKey(m.id));
+        await store.delete(key);
         tracker.fileDone();
       }
     }
@@ -79,6 +85,7 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
       dryRun,
       kept: keep.map((m) => m.id).reverse(),
       deleted: drop.map((m) => m.id).reverse(),
+      deletedDamaged: dropDamaged.map((d) => d.id),
       filesDeleted: 0,
       bytesFreed: 0,
       filesInGrace: 0,

@@ -49,7 +49,7 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
   const target = nodePath.resolve(dir);
   await checkTargetEmpty(ctx, target);
   throwIfAborted(signal);
-  const check = await verifyBackup(ctx, manifest, { full: false, concurrency: Math.max(8, options.concurrency), signal, onProgress: options.onProgress });
+  const check = await verifyBackup(ctx, manifest, { full: false, quarantine: false, concurrency: Math.max(8, options.concurrency), signal, onProgress: options.onProgress });
   if (!check.ok) throw incompleteBackup(manifest.id, check.problems);
   throwIfAborted(signal);
   await mkdirDurable(fs, nodePath.dirname(target));

@@ -165,6 +165,14 @@ export class S3Store implements BackupStore {
       if (isNotFound(err)) {
         throw new CairnError(ErrorCodes.NOT_FOUND, `No bucket '${this.bucket}' at ${this.url}`, { cause: err, details: { bucket: this.bucket, url: this.url } });
       }
+      // The SDK's provider chain found nothing: say where credentials come from.
+      if (err instanceof Error && err.name === 'CredentialsProviderError') {
+        throw new CairnError(
+          ErrorCodes.NO_CREDENTIALS,
+          `No credentials for ${this.url}: give accessKeyId and secretAccessKey in the URL, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or run with an instance role)`,
+          { cause: err, details: { url: this.url } },
+        );
+      }
       throw withCode(err);
     }
   }
@@ -172,8 +180,11 @@ export class S3Store implements BackupStore {
   async put(key: string, body: StoreBody, options?: StorePutOptions): Promise<void> {
     validateKey(key);
     validateBody(body);
-    const { ifNoneMatch = false, signal } = validatePutOptions(options);
+    const { ifNoneMatch = false, signal, sha256 } = validatePutOptions(options);
     const reader = new BodyReader(key, body, signal);
+    // S3 checks the body against it and keeps it for head's ChecksumMode (one PutObject only:
+    // a multipart object's checksum is of its parts).
+    const checksum = sha256 === undefined ? {} : { ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64') };
     try {
       this.#checkOpen();
       throwIfAborted(signal);
@@ -183,7 +194,7 @@ export class S3Store implements BackupStore {
         await reader.expectEnd();
         await this.#send(
           (client, options) =>
-            client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: bytes, ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}) }), options),
+            client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Body: bytes, ...checksum, ...(ifNoneMatch ? { IfNoneMatch: '*' } : {}) }), options),
           key,
           signal,
         );
@@ -295,8 +306,17 @@ export class S3Store implements BackupStore {
     validateKey(key);
     this.#checkOpen();
     try {
-      const out = await this.#send((client, options) => client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), options), key);
-      return { key, size: out.ContentLength ?? 0, mtimeMs: out.LastModified?.getTime() ?? 0 };
+      // ChecksumMode: the SHA-256 S3 verified at upload comes back for free, so a backup's
+      // existence check can tell a damaged object from a good one without downloading it.
+      const out = await this.#send((client, options) => client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, ChecksumMode: 'ENABLED' }), options), key);
+      const info: StoreObjectInfo = { key, size: out.ContentLength ?? 0, mtimeMs: out.LastModified?.getTime() ?? 0 };
+      const checksum = out.ChecksumSHA256;
+      // A composite checksum (of a multipart upload's parts) ends in -<parts>: not the object's.
+      if (checksum !== undefined && !checksum.includes('-') && (out.ChecksumType === undefined || out.ChecksumType === 'FULL_OBJECT')) {
+        const hex = Buffer.from(checksum, 'base64').toString('hex');
+        if (hex.length === 64) info.sha256 = hex;
+      }
+      return info;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -9,7 +9,9 @@ import { crc32 } from '../codec/checksum.js';
 import { CairnError, ErrorCodes } from '../errors.js';
 import { JOURNAL_HEADER_BYTES, RECORD_HEADER_BYTES, decodeHeader, recordSeqnoRange } from '../journal/record.js';
 import { type JobContext, type WorkerPool, jobKind, sharedWorkerPool } from '../workers/worker-pool.js';
+import { type ShippedCodec, encodeShipped } from './shipped-codec.js';
 import { encodeShippedObject } from './shipped-object.js';
+import { shippedObjectKey } from './store-layout.js';
 
 /** A byte range of one journal file, of whole records. */
 export interface JournalRange {
@@ -31,11 +33,17 @@ export interface ShipJobPayload {
   preChain: string;
   /** Stop before a record that would make the object larger (an object holds at least one record). */
   maxObjectBytes: number;
+  /** How the object is stored (compression, encryption). */
+  codec: ShippedCodec;
 }
 
 export interface ShipJobResult {
-  /** The object's plaintext; undefined when the ranges held no new record. */
+  /** The object's key. */
+  key: string;
+  /** The object as stored (encoded); undefined when the ranges held no new record. */
   object: Uint8Array | undefined;
+  /** Plaintext length. */
+  plainBytes: number;
   firstSeqno: number;
   lastSeqno: number;
   firstTimeMs: number;
@@ -109,11 +117,14 @@ export async function buildShippedObject(fs: FileSystem, payload: ShipJobPayload
     }
   }
   if (records.length === 0) {
-    return { object: undefined, firstSeqno: 0, lastSeqno: payload.afterSeqno, firstTimeMs: 0, lastTimeMs: 0, records: 0, postChain: payload.preChain, end };
+    return { key: '', object: undefined, plainBytes: 0, firstSeqno: 0, lastSeqno: payload.afterSeqno, firstTimeMs: 0, lastTimeMs: 0, records: 0, postChain: payload.preChain, end };
   }
-  const { bytes: object, info } = encodeShippedObject({ level: 0, keyspaceId: payload.keyspaceId, epoch: payload.epoch, preChain: Buffer.from(payload.preChain, 'hex'), records });
+  const { bytes: plaintext, info } = encodeShippedObject({ level: 0, keyspaceId: payload.keyspaceId, epoch: payload.epoch, preChain: Buffer.from(payload.preChain, 'hex'), records });
+  const key = shippedObjectKey(info.firstSeqno, info.lastSeqno, payload.epoch);
   return {
-    object,
+    key,
+    object: encodeShipped(plaintext, key, payload.codec),
+    plainBytes: plaintext.length,
     firstSeqno: info.firstSeqno,
     lastSeqno: info.lastSeqno,
     firstTimeMs: info.firstTimeMs,

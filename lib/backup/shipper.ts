@@ -10,11 +10,11 @@ import { abortError, CairnError, ErrorCodes, hasCode } from '../errors.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { RECORD_HEADER_BYTES } from '../journal/record.js';
 import { type JournalAccess, type Keyspace, journalAccess } from '../keyspace/keyspace.js';
-import type { ObjectCodec } from './object-codec.js';
+import { type ShippedCodec, decodeShipped } from './shipped-codec.js';
 import { type ShipJobPayload, type ShipJobResult, type JournalRange } from './ship-job.js';
 import { decodeShippedObject, genesisChain, type ShippedRecord } from './shipped-object.js';
 import type { BackupStore } from './store.js';
-import { JOURNAL_PREFIX, parseShippedObjectKey, shippedObjectKey } from './store-layout.js';
+import { JOURNAL_PREFIX, parseShippedObjectKey } from './store-layout.js';
 import { listAll, readObject } from './store-objects.js';
 
 /** Options of `engine.ship`. */
@@ -77,7 +77,7 @@ export interface ShippedEvent {
 /** What the shipper needs of its engine. */
 export interface ShipperContext {
   store: BackupStore;
-  codec: ObjectCodec;
+  codec: ShippedCodec;
   /** Builds an object's plaintext from journal ranges (on the worker pool, or in-process). */
   build: (payload: ShipJobPayload) => Promise<ShipJobResult>;
   /** Takes a base backup of `ks`; resolves with its seqno. */
@@ -120,7 +120,7 @@ export class Shipper extends EventEmitter {
   #cursor: Cursor = { fileNumber: 0, offset: 0 };
   #persistedFile = -1;
   /** An object built and not yet stored: a retry puts exactly these bytes. */
-  #pending: { key: string; result: ShipJobResult; stored: Buffer | undefined } | undefined;
+  #pending: ShipJobResult | undefined;
   /** True once #start found where to resume. */
   #ready = false;
   #timer: NodeJS.Timeout | undefined;
@@ -281,7 +281,7 @@ export class Shipper extends EventEmitter {
     for (const { key } of candidates) {
       let bytes: Buffer;
       try {
-        bytes = await this.#ctx.codec.decode(await readObject(this.#ctx.store, key), key);
+        bytes = decodeShipped(await readObject(this.#ctx.store, key), key, this.#ctx.codec);
       } catch (err) {
         if (hasCode(err, ErrorCodes.NOT_FOUND)) continue;
         throw err;
@@ -431,27 +431,26 @@ export class Shipper extends EventEmitter {
       epoch: EPOCH,
       preChain: this.#chain.toString('hex'),
       maxObjectBytes: this.#maxObjectBytes,
+      codec: this.#ctx.codec,
     });
     if (result.object === undefined) {
       this.#cursor = result.end;
       return undefined;
     }
-    this.#pending = { key: shippedObjectKey(result.firstSeqno, result.lastSeqno, EPOCH), result, stored: undefined };
+    this.#pending = result;
     return result;
   }
 
   /** Puts the pending object exclusively; a put that finds its key accepts it only if the chain agrees. */
   async #put(): Promise<void> {
-    const pending = this.#pending!;
-    const { key, result } = pending;
-    const plaintext = result.object as Buffer;
-    pending.stored ??= await this.#ctx.codec.encode(plaintext, key);
+    const result = this.#pending!;
+    const { key } = result;
     try {
-      await this.#ctx.store.put(key, pending.stored, { ifNoneMatch: true });
+      await this.#ctx.store.put(key, result.object as Buffer, { ifNoneMatch: true });
     } catch (err) {
       if (!hasCode(err, 'EEXIST')) throw err;
       // A retry whose first attempt landed (its answer was lost), or someone else's object.
-      const existing = decodeShippedObject(await this.#ctx.codec.decode(await readObject(this.#ctx.store, key), key), key);
+      const existing = decodeShippedObject(decodeShipped(await readObject(this.#ctx.store, key), key, this.#ctx.codec), key);
       if (existing.info.postChain.toString('hex') !== result.postChain) {
         throw new CairnError(ErrorCodes.STORE_IN_USE, `${key} in ${this.#ctx.store.url} holds other journal records than this keyspace's: another writer ships into this store`, {
           details: { key, reason: 'chain' },
@@ -463,10 +462,10 @@ export class Shipper extends EventEmitter {
     this.#shippedSeqno = result.lastSeqno;
     this.#cursor = result.end;
     this.#objects++;
-    this.#bytes += plaintext.length;
+    this.#bytes += result.plainBytes;
     if (this.#ks.seqno <= this.#shippedSeqno) this.#behindSince = undefined;
     this.#resolveWaiters();
-    const event: ShippedEvent = { key, firstSeqno: result.firstSeqno, lastSeqno: result.lastSeqno, firstTimeMs: result.firstTimeMs, lastTimeMs: result.lastTimeMs, bytes: plaintext.length };
+    const event: ShippedEvent = { key, firstSeqno: result.firstSeqno, lastSeqno: result.lastSeqno, firstTimeMs: result.firstTimeMs, lastTimeMs: result.lastTimeMs, bytes: result.plainBytes };
     this.emit('shipped', event);
     // The slot matters to GC only per whole file: persist it when shipping leaves a file.
     if (this.#cursor.fileNumber !== this.#persistedFile && !this.#ks.closed) {

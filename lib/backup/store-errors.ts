@@ -69,8 +69,9 @@ export function validateBody(body: unknown): asserts body is StoreBody {
 export function validatePutOptions(options: unknown): StorePutOptions {
   if (options === undefined) return {};
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const { ifNoneMatch, signal } = options as { ifNoneMatch?: unknown; signal?: unknown };
+  const { ifNoneMatch, signal, sha256 } = options as { ifNoneMatch?: unknown; signal?: unknown; sha256?: unknown };
   if (ifNoneMatch !== undefined && typeof ifNoneMatch !== 'boolean') throw new TypeError('options.ifNoneMatch must be a boolean');
+  if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))) throw new TypeError('options.sha256 must be 64 lowercase hex digits');
   validateSignal(signal);
   return options as StorePutOptions;
 }

@@ -7,6 +7,8 @@ export const FILES_PREFIX = 'files/';
 export const BACKUPS_PREFIX = 'backups/';
 export const LOCKS_PREFIX = 'locks/';
 export const JOURNAL_PREFIX = 'journal/';
+/** Objects a full verify found damaged, moved aside for forensics; nothing reads them. */
+export const QUARANTINE_PREFIX = 'quarantine/';
 
 /** How a content object is named: the extension tells a reader by hand what the bytes are. */
 export type ObjectExt = 'sst' | 'jnl' | 'meta';
@@ -68,4 +70,10 @@ export function parseShippedObjectKey(key: string): { firstSeqno: number; lastSe
   const lastSeqno = Number(m[2]);
   if (!Number.isSafeInteger(lastSeqno) || firstSeqno > lastSeqno) return undefined;
   return { firstSeqno, lastSeqno, epoch: Number(m[3]) };
+}
+
+/** Where a damaged object is moved: `quarantine/<UTC stamp>-<ms>/<original key>`. */
+export function quarantineKey(key: string, nowMs: number): string {
+  const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, 'Z-$1');
+  return `${QUARANTINE_PREFIX}${stamp}/${key}`;
 }

@@ -10,6 +10,11 @@ export interface StoreObjectInfo {
   size: number;
   /** Last modification time, milliseconds since the epoch. */
   mtimeMs: number;
+  /**
+   * SHA-256 (hex) of the stored bytes, from `head` only, when the store keeps one and
+   * returns it for free (S3 with `ChecksumMode`, for objects put with `sha256`).
+   */
+  sha256?: string;
 }
 
 /** One page of a listing. Pass `next` back as `cursor` to continue; undefined means the end. */
@@ -24,6 +29,11 @@ export interface StorePutOptions {
   ifNoneMatch?: boolean;
   /** Aborts the put (CAIRN_ABORTED); nothing becomes visible. */
   signal?: AbortSignal;
+  /**
+   * SHA-256 (hex) of the body, when the caller knows it: a store that can (S3) has the
+   * server check the upload against it and keep it, for `head` to return.
+   */
+  sha256?: string;
 }
 
 /** Options of `store.get`. */

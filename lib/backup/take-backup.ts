@@ -68,8 +68,10 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
   const { lease, conflicts } = await Lease.acquire(store, 'backup', ctx.leaseTtlMs, ctx.clock);
   try {
     if (conflicts.length > 0) throw pruneRunning(store.url, conflicts);
-    // Beside the keyspace: the same file system, so backupTo links instead of copying.
-    // The name carries the temp marker: debris of a crash here is safe to delete.
+    // Inside the keyspace directory: the same file system by construction (a keyspace
+    // that is its own mount point still gets hard links, not a copy), and nothing is
+    // written to its parent. The name carries the temp marker: debris of a crash here is
+    // skipped by readers and deleted by the next open.
     const temp = `${backupStagingPrefix(ks.path)}${randomBytes(6).toString('hex')}`;
     try {
       tracker.phase('checkpoint', 0, 0);
@@ -161,8 +163,8 @@ async function uploadMissing(ctx: EngineContext, files: readonly LocalFile[], co
 
 /**
  * The distinct content objects of one upload pass: each is headed once and uploaded
- * unless the store holds it with the right size (a damaged object is replaced; the put
- * is an atomic replace). Counts what it uploaded; reports 'uploading' progress once
+ * unless the store holds it with the right size (and checksum, where the store reports
+ * one); a damaged object is replaced (the put is an atomic replace). Counts what it uploaded; reports 'uploading' progress once
  * `report()` has been called (before that the pass runs behind the hashing phase).
  */
 class Uploads {
@@ -203,14 +205,17 @@ class Uploads {
     const key = objectKey(file.sha256, extFor(file.path));
     const { store } = this.#ctx;
     const existing = await store.head(key);
-    if (existing === undefined || existing.size !== file.size) {
+    // A store that returns the stored bytes' SHA-256 for free (S3's ChecksumMode) lets a
+    // damaged object be replaced here; elsewhere only the size can be seen, and a full
+    // verify (which quarantines damage) is what makes the next backup upload it again.
+    if (existing === undefined || existing.size !== file.size || (existing.sha256 !== undefined && existing.sha256 !== file.sha256)) {
       if (this.#copier !== undefined) {
         await this.#copier.copyIn(file.absolute, key, file.size, { signal });
         this.#bytes(file.size);
       } else {
         const stream = fileReadable(this.#ctx.fs, file.absolute, file.size, (n) => this.#bytes(n));
         try {
-          await store.put(key, { stream, size: file.size }, { signal });
+          await store.put(key, { stream, size: file.size }, { signal, sha256: file.sha256 });
         } finally {
           stream.destroy();
         }

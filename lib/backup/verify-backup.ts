@@ -1,18 +1,24 @@
 // Verifying a backup: every object its manifest references exists with the right size
 // (head), and with `full`, downloads it and re-hashes it. Read-only; any number may run
 // beside backups, restores and other verifies.
-import { ErrorCodes, hasCode } from '../errors.js';
-import type { EngineContext } from './catalog.js';
+import { ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
+import { type EngineContext, readAllManifests } from './catalog.js';
 import { hashObject } from './file-streams.js';
 import type { BackupManifest } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
-import { extFor, objectKey } from './store-layout.js';
+import { extFor, objectKey, quarantineKey } from './store-layout.js';
 
 /** Options of `engine.verify`. */
 export interface VerifyOptions {
   /** Download and re-hash every object (default: only check existence and size). */
   full?: boolean;
+  /**
+   * With `full`, move every object whose content does not match its name aside to
+   * `quarantine/` (default true), so that the next backup of a keyspace that still has the
+   * file uploads it again instead of reusing the damaged copy. false only reports.
+   */
+  quarantine?: boolean;
   /** Objects checked at once, 1–256. Default 4. */
   concurrency?: number;
   /** Aborts the check (CAIRN_ABORTED). */
@@ -43,9 +49,16 @@ export interface VerifyResult {
   /** Bytes downloaded and hashed (0 without `full`). */
   bytesRead: number;
   problems: VerifyProblem[];
+  /** Damaged objects moved aside by this verify: the object key and where it went. */
+  quarantined: { key: string; to: string }[];
+  /**
+   * Every backup in the store (this one included) that references a quarantined object:
+   * they cannot be restored until a backup uploads that content again.
+   */
+  brokenBackups: string[];
 }
 
-export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest, options: Required<Pick<VerifyOptions, 'concurrency' | 'full'>> & VerifyOptions): Promise<VerifyResult> {
+export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest, options: Required<Pick<VerifyOptions, 'concurrency' | 'full' | 'quarantine'>> & VerifyOptions): Promise<VerifyResult> {
   const { store } = ctx;
   const { full, signal } = options;
   const byKey = new Map<string, { size: number; sha256: string; paths: string[] }>();
@@ -86,5 +99,40 @@ export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest,
     if (kind !== undefined) for (const path of paths) problems.push({ path, key, kind });
   }
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { id: manifest.id, ok: problems.length === 0, full, objects: objects.length, bytesRead, problems };
+  const damaged = [...bad].filter(([, kind]) => kind !== 'missing').map(([key]) => key);
+  const moved = full && options.quarantine && damaged.length > 0 ? await quarantine(ctx, damaged, signal) : [];
+  const brokenBackups = moved.length === 0 ? [] : await backupsUsing(ctx, new Set(moved.map((m) => m.key)), signal);
+  return { id: manifest.id, ok: problems.length === 0, full, objects: objects.length, bytesRead, problems, quarantined: moved, brokenBackups };
+}
+
+/**
+ * Moves each damaged object to quarantine/ (a copy, then the delete of the original): no
+ * backup reads it again, and the next backup's existence check misses it and uploads the
+ * content anew (restic's `repair packs` loop). The copy keeps the bytes for forensics.
+ */
+async function quarantine(ctx: EngineContext, keys: readonly string[], signal: AbortSignal | undefined): Promise<{ key: string; to: string }[]> {
+  const moved: { key: string; to: string }[] = [];
+  for (const key of keys) {
+    throwIfAborted(signal);
+    const to = quarantineKey(key, ctx.clock());
+    const head = await ctx.store.head(key);
+    if (head === undefined) continue;
+    let stream;
+    try {
+      stream = await ctx.store.get(key, { signal });
+    } catch (err) {
+      if (hasCode(err, ErrorCodes.NOT_FOUND)) continue;
+      throw err;
+    }
+    await ctx.store.put(to, { stream, size: head.size }, { signal });
+    await ctx.store.delete(key);
+    moved.push({ key, to });
+  }
+  return moved;
+}
+
+/** Ids of the readable backups that reference any of `keys`, oldest first. */
+async function backupsUsing(ctx: EngineContext, keys: ReadonlySet<string>, signal: AbortSignal | undefined): Promise<string[]> {
+  const { manifests } = await readAllManifests(ctx.store, signal);
+  return manifests.filter((m) => m.files.some((f) => keys.has(objectKey(f.sha256, extFor(f.path))))).map((m) => m.id);
 }

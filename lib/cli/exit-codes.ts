@@ -25,6 +25,10 @@ export const ExitCode = {
   STORE_IN_USE: 9,
   /** The input of `cairn load` is not valid JSON lines of keys and values; nothing was written. */
   BAD_INPUT: 10,
+  /** No credentials for an s3:// store (URL, environment, shared config, instance role). */
+  NO_CREDENTIALS: 11,
+  /** The backup store is encrypted and the key (CAIRN_BACKUP_KEY) is missing or wrong. */
+  BAD_KEY: 12,
   /** Interrupted (SIGINT); whatever the command was building has been removed. */
   INTERRUPTED: 130,
 } as const;
@@ -54,6 +58,8 @@ export const EXIT_CODE_TABLE: readonly (readonly [ExitCodeValue, string])[] = [
   [ExitCode.NOT_FOUND, 'not found: backup, backup store or one of its objects, partition, key'],
   [ExitCode.STORE_IN_USE, 'backup store belongs to another keyspace, or a prune is running on it'],
   [ExitCode.BAD_INPUT, 'bad input data (cairn load); nothing was written'],
+  [ExitCode.NO_CREDENTIALS, 'no credentials for the s3:// store (URL, AWS_* environment, shared config, role)'],
+  [ExitCode.BAD_KEY, 'the backup store is encrypted and the key (CAIRN_BACKUP_KEY) is missing or wrong'],
   [ExitCode.INTERRUPTED, 'interrupted (SIGINT); partial output removed'],
 ];
 
@@ -69,6 +75,8 @@ export function exitCodeFor(err: unknown): ExitCodeValue {
   if (hasCode(err, ErrorCodes.ABORTED)) return ExitCode.INTERRUPTED;
   if (hasCode(err, ErrorCodes.NOT_FOUND)) return ExitCode.NOT_FOUND;
   if (hasCode(err, ErrorCodes.STORE_IN_USE)) return ExitCode.STORE_IN_USE;
+  if (hasCode(err, ErrorCodes.NO_CREDENTIALS)) return ExitCode.NO_CREDENTIALS;
+  if (hasCode(err, ErrorCodes.BAD_KEY)) return ExitCode.BAD_KEY;
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
   if (typeof code === 'string' && SYSTEM_CODE.test(code)) return ExitCode.IO;
   return ExitCode.UNEXPECTED;

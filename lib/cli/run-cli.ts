@@ -12,8 +12,17 @@ export async function runCli(argv: readonly string[], context: CliContext, versi
     return await dispatch(argv, context, version);
   } catch (err) {
     context.stderr.write(`${errorLine(err)}\n`);
-    return exitCodeFor(err);
+    const status = exitCodeFor(err);
+    // A script that asked for JSON parses stdout: it gets the failure as JSON there too.
+    if (argv.includes('--json')) context.stdout.write(`${JSON.stringify({ error: errorObject(err, status) }, null, 2)}\n`);
+    return status;
   }
+}
+
+/** The `--json` form of a failure: { code, message, exitCode, details? }. */
+function errorObject(err: unknown, exitCode: number): Record<string, unknown> {
+  const details = typeof err === 'object' && err !== null ? (err as { details?: unknown }).details : undefined;
+  return { code: codeOf(err), message: err instanceof Error ? err.message : String(err), exitCode, ...(details === undefined ? {} : { details }) };
 }
 
 async function dispatch(argv: readonly string[], context: CliContext, version: string): Promise<number> {

@@ -4,6 +4,7 @@
 import { defaultFileSystem } from '../fs/index.js';
 import type { SegmentDescriptor } from '../tree/manifest.js';
 import { type JobContext, type WorkerPool, jobKind, sharedWorkerPool } from '../workers/worker-pool.js';
+import { revivedBuffer } from '../workers/worker-protocol.js';
 import { type MergeJob, runMerge, validateMergeJob } from './run-merge.js';
 
 type MergePayload = Omit<MergeJob, 'signal'>;
@@ -25,9 +26,5 @@ export async function mergeOnWorker(job: MergeJob, pool: WorkerPool = sharedWork
   const { signal, ...payload } = job;
   const merged = await pool.run(MERGE, payload, { signal });
   // Structured clone turns the descriptors' Buffers into plain Uint8Arrays.
-  return merged.map((d) => ({ ...d, minKey: asBuffer(d.minKey), maxKey: asBuffer(d.maxKey) }));
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return merged.map((d) => ({ ...d, minKey: revivedBuffer(d.minKey), maxKey: revivedBuffer(d.maxKey) }));
 }

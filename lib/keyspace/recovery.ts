@@ -12,6 +12,7 @@ import { Journal } from '../journal/journal.js';
 import { isEntryKind } from '../journal/record.js';
 import {
   backupStagingPrefix,
+  legacyBackupStagingPrefix,
   isTempName,
   journalDir,
   KEYSPACE_FILE,
@@ -57,7 +58,10 @@ function notFound(root: string): CairnError {
 export interface Recovered {
   meta: KeyspaceMeta;
   trees: Map<string, Tree>;
-  journal: Journal;
+  /** The journal taking new writes; undefined when opened read-only. */
+  journal: Journal | undefined;
+  /** The journal files replayed (what a read-only keyspace's stats report). */
+  replayed: { fileNumber: number; bytes: number }[];
   /** The highest seqno found in the journals or persisted in the segments. */
   lastSeqno: number;
   /** Commit time of the newest journal record (0 when none carries one). */
@@ -72,6 +76,7 @@ export interface Recovered {
  * a fresh active journal file. On failure, closes what it opened.
  */
 export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: boolean, host: TreeHost, options: ResolvedOptions): Promise<Recovered> {
+  if (options.readOnly) return readKeyspace(fs, root, host, options);
   await removeStaleBackupStaging(fs, root);
   const trees = new Map<string, Tree>();
   let journal: Journal | undefined;
@@ -81,7 +86,7 @@ export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: 
       trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, options));
     }
     await removeUnregisteredPartitions(fs, root, meta);
-    const recovered = await replayJournals(fs, root, trees);
+    const recovered = await replayJournals(fs, root, trees, { repair: true });
     let lastSeqno = recovered.lastSeqno;
     for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
     journal = await Journal.open(fs, journalDir(root), {
@@ -90,10 +95,31 @@ export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: 
       sealed: recovered.sealed,
     });
     const slots = await readSlots(fs, root);
-    return { meta, trees, journal, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots };
+    return { meta, trees, journal, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots };
   } catch (err) {
     for (const tree of trees.values()) await tree.close().catch(() => undefined);
     await journal?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The read-only open: the registry, the trees and the journals replayed into memory, with
+ * nothing on disk changed (no debris removed, no torn tail cut, no journal file made).
+ */
+async function readKeyspace(fs: FileSystem, root: string, host: TreeHost, options: ResolvedOptions): Promise<Recovered> {
+  const trees = new Map<string, Tree>();
+  try {
+    const meta = await readKeyspaceMeta(fs, root);
+    for (const [name, record] of Object.entries(meta.partitions)) {
+      trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, options));
+    }
+    const recovered = await replayJournals(fs, root, trees, { repair: false });
+    let lastSeqno = recovered.lastSeqno;
+    for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
+    return { meta, trees, journal: undefined, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots: await readSlots(fs, root) };
+  } catch (err) {
+    for (const tree of trees.values()) await tree.close().catch(() => undefined);
     throw err;
   }
 }
@@ -127,17 +153,21 @@ interface Replayed {
 
 /**
  * Replays every journal, oldest first, into the memtables of the partitions it names,
- * skipping writes a partition already persisted in its segments. A torn tail of the last
- * journal (a crash mid-write) is cut off so it can never sit in the middle of the log.
+ * skipping writes a partition already persisted in its segments. With `repair`, a torn tail
+ * of the last journal (a crash mid-write) is cut off so it can never sit in the middle of
+ * the log, and temp files and spares are removed; without it (read-only) the tail is only
+ * skipped.
  */
-async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>): Promise<Replayed> {
+async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>, { repair }: { repair: boolean }): Promise<Replayed> {
   const byId = new Map<number, Tree>();
   for (const tree of trees.values()) byId.set(tree.id, tree);
   const listing = await listJournalFiles(fs, root);
-  for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
-  // Spares are removed, newest first, so that "last" means the last file that received
-  // writes, the only one allowed a torn tail, and the next file number is free again.
-  for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  if (repair) {
+    for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
+    // Spares are removed, newest first, so that "last" means the last file that received
+    // writes, the only one allowed a torn tail, and the next file number is free again.
+    for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  }
   const { files } = listing;
   let lastSeqno = 0;
   let lastTimeMs = 0;
@@ -159,7 +189,7 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
       if (record.timeMs !== undefined) lastTimeMs = Math.max(lastTimeMs, record.timeMs);
     }
     const end = await reading.end;
-    if (end.tornTail !== undefined) {
+    if (end.tornTail !== undefined && repair) {
       const handle = await fs.open(file, 'r+');
       try {
         await handle.truncate(end.validBytes);
@@ -174,14 +204,17 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
 }
 
 /**
- * Deletes what a BackupEngine killed mid-backup left beside the keyspace: checkpoints
- * staged under `<root>.tmp-backup-*`. Only the lock holder makes them, and the caller
- * holds the lock now, so none is in use. Best effort: a parent that cannot be listed, or
- * a tree that will not go, is left for the next open.
+ * Deletes what a BackupEngine killed mid-backup left: checkpoints staged under
+ * `<root>/backup.tmp-*` (and, from older cairn versions, `<root>.tmp-backup-*` beside it).
+ * Only the lock holder makes them, and the caller holds the lock now, so none is in use.
+ * Best effort: a directory that cannot be listed, or a tree that will not go, is left for
+ * the next open.
  */
 async function removeStaleBackupStaging(fs: FileSystem, root: string): Promise<void> {
-  const prefix = path.basename(backupStagingPrefix(root));
-  const parent = path.dirname(root);
-  const names = await fs.readdir(parent).catch(() => [] as string[]);
-  for (const name of names) if (name.startsWith(prefix)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
+  for (const prefix of [backupStagingPrefix(root), legacyBackupStagingPrefix(root)]) {
+    const parent = path.dirname(prefix);
+    const start = path.basename(prefix);
+    const names = await fs.readdir(parent).catch(() => [] as string[]);
+    for (const name of names) if (name.startsWith(start)) await fs.removeTree(path.join(parent, name)).catch(() => undefined);
+  }
 }

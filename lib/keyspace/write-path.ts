@@ -23,7 +23,8 @@ const SYNC = { sync: true } as const;
 const BUFFERED = { sync: false } as const;
 
 export class WritePath {
-  readonly #journal: Journal;
+  /** Undefined for a read-only keyspace, whose state refuses every write before it gets here. */
+  readonly #journal: Journal | undefined;
   readonly #state: KeyspaceState;
   readonly #durability: Durability;
   /** Next seqno to assign. */
@@ -41,7 +42,7 @@ export class WritePath {
   #stalledMs = 0;
   #stalls = 0;
 
-  constructor(journal: Journal, state: KeyspaceState, durability: Durability, lastSeqno: number, lastTimeMs: number) {
+  constructor(journal: Journal | undefined, state: KeyspaceState, durability: Durability, lastSeqno: number, lastTimeMs: number) {
     this.#journal = journal;
     this.#state = state;
     this.#durability = durability;
@@ -68,6 +69,7 @@ export class WritePath {
   appendRegistryChange(kind: typeof JournalOpKind.PartitionCreate | typeof JournalOpKind.PartitionDrop, name: string, id: number): Promise<void> {
     try {
       this.#state.checkWritable();
+      if (this.#journal === undefined) throw new Error('a keyspace without a journal changed its registry');
     } catch (err) {
       return Promise.reject(err);
     }
@@ -159,6 +161,10 @@ export class WritePath {
   }
 
   #append(ops: TreeOp[], durability: Durability): Promise<void> {
+    if (this.#journal === undefined) {
+      this.#state.checkWritable();
+      throw new Error('a keyspace without a journal accepted a write');
+    }
     const seqno = this.#nextSeqno;
     this.#nextSeqno += ops.length;
     const timeMs = this.#commitTime();

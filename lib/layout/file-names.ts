@@ -94,11 +94,18 @@ export function isTempName(name: string): boolean {
 }
 
 /**
- * The name prefix of the checkpoints a BackupEngine stages beside the keyspace at `root`
- * (`<root>.tmp-backup-<hex>`, and backupTo's own staging inside that name). Only a process
- * holding the keyspace's lock makes them, so whoever next takes the lock may delete them.
+ * The path prefix of the checkpoints a BackupEngine stages INSIDE the keyspace at `root`
+ * (`<root>/backup.tmp-<hex>`, and backupTo's own staging inside that name): the same file
+ * system by construction, so the checkpoint is hard links even when the keyspace is a
+ * mount point, and a read-only parent does not matter. Only a process holding the
+ * keyspace's lock makes them, so whoever next takes the lock may delete them.
  */
 export function backupStagingPrefix(root: string): string {
+  return path.join(root, `backup${TEMP_MARKER}`);
+}
+
+/** Where cairn before format 2 of backups staged them: beside the keyspace (`<root>.tmp-backup-`). */
+export function legacyBackupStagingPrefix(root: string): string {
   return `${root}${TEMP_MARKER}backup-`;
 }
 

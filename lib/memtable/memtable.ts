@@ -103,12 +103,25 @@ export class Memtable {
   #frozen = false;
   #entryCount = 0;
   #bytes = 0;
+  #keyCount = 0;
+  /** Key bytes (once per distinct key) plus value bytes of every version. */
+  #dataBytes = 0;
   #minSeqno: number | undefined = undefined;
   #maxSeqno: number | undefined = undefined;
 
   /** Number of versions (not distinct keys). */
   get entryCount(): number {
     return this.#entryCount;
+  }
+
+  /** Distinct keys. */
+  get keyCount(): number {
+    return this.#keyCount;
+  }
+
+  /** Key bytes (once per distinct key) plus value bytes of every version: bounds what a flush packs. */
+  get dataBytes(): number {
+    return this.#dataBytes;
   }
 
   /** Key bytes (once per distinct key) + value bytes + a fixed overhead per key and per version. */
@@ -162,6 +175,8 @@ export class Memtable {
     insertItem(node, at, record);
     this.#shape++;
     this.#bytes += key.length + KEY_OVERHEAD_BYTES;
+    this.#keyCount++;
+    this.#dataBytes += key.length;
     this.#counted(entry);
     // Split upwards while a node overflows.
     while (node.items.length > MAX_ITEMS) {
@@ -260,6 +275,7 @@ export class Memtable {
     while (i > 0 && v[i - 1].seqno > entry.seqno) i--;
     if (i > 0 && v[i - 1].seqno === entry.seqno) {
       this.#bytes += entry.value.length - v[i - 1].value.length;
+      this.#dataBytes += entry.value.length - v[i - 1].value.length;
       v[i - 1] = entry;
       return;
     }
@@ -271,6 +287,7 @@ export class Memtable {
   #counted(entry: Entry): void {
     this.#entryCount++;
     this.#bytes += entry.value.length + VERSION_OVERHEAD_BYTES;
+    this.#dataBytes += entry.value.length;
     if (this.#minSeqno === undefined || entry.seqno < this.#minSeqno) this.#minSeqno = entry.seqno;
     if (this.#maxSeqno === undefined || entry.seqno > this.#maxSeqno) this.#maxSeqno = entry.seqno;
   }

@@ -2,9 +2,13 @@
 // docs/format.md §8). Pure functions over Buffers; safe to share between readers.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { crc32 } from '../codec/checksum.js';
+import { compressionAvailable, uncompressBlock } from './block-compression.js';
 
-/** The segment format version this code writes and the newest it reads. */
-export const SEGMENT_FORMAT_VERSION = 1;
+/**
+ * The segment format version this code writes and the newest it reads. 2 added data
+ * blocks stored Snappy-compressed (kind SnappyData); version 1 files hold only plain ones.
+ */
+export const SEGMENT_FORMAT_VERSION = 2;
 
 /** The last 8 bytes of every segment file: ASCII "cairnSST". */
 export const SEGMENT_MAGIC = Buffer.from('cairnSST', 'latin1');
@@ -14,8 +18,12 @@ export const FOOTER_SIZE = 56;
 /** Every block is followed by a kind byte and a CRC-32 over payload + kind byte. */
 export const BLOCK_TRAILER_SIZE = 5;
 
-/** The block kinds; the byte in each block's trailer, part of the on-disk format. */
-export const BlockKind = { Data: 1, Filter: 2, Index: 3, Properties: 4 } as const;
+/**
+ * The block kinds; the byte in each block's trailer, part of the on-disk format. A data
+ * block is Data (stored as is) or SnappyData (its payload is the Snappy compression of a
+ * Data payload), chosen per block.
+ */
+export const BlockKind = { Data: 1, Filter: 2, Index: 3, Properties: 4, SnappyData: 5 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
 /** Where a block's payload lies in the file (the 5-byte trailer follows it). */
@@ -61,6 +69,29 @@ export function openBlock(raw: Buffer, kind: BlockKind, path: string, offset: nu
   if (crc32(raw.subarray(0, length + 1)) !== stored) throw corruption('block checksum mismatch', path, offset);
   if (raw[length] !== kind) throw corruption(`expected block kind ${kind}, found ${raw[length]}`, path, offset);
   return raw.subarray(0, length);
+}
+
+/**
+ * Checks the trailer of a data block read as `stored payload + trailer` and returns its
+ * payload, uncompressed when the kind says it is compressed.
+ */
+export function openDataBlock(raw: Buffer, path: string, offset: number): Buffer {
+  const length = raw.length - BLOCK_TRAILER_SIZE;
+  if (length < 0) throw corruption('block shorter than its trailer', path, offset);
+  if (crc32(raw.subarray(0, length + 1)) !== raw.readUInt32LE(length + 1)) throw corruption('block checksum mismatch', path, offset);
+  const kind = raw[length];
+  if (kind === BlockKind.Data) return raw.subarray(0, length);
+  if (kind !== BlockKind.SnappyData) throw corruption(`expected a data block, found kind ${kind}`, path, offset);
+  if (!compressionAvailable) {
+    throw new CairnError(ErrorCodes.UNSUPPORTED_FORMAT, 'A compressed data block needs the snappy package, which does not load on this platform', {
+      details: { path, offset },
+    });
+  }
+  try {
+    return uncompressBlock(raw.subarray(0, length));
+  } catch (err) {
+    throw corruption('compressed data block does not decompress', path, offset, err);
+  }
 }
 
 function writeUint64(buf: Buffer, value: number, at: number): void {

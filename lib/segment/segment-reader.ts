@@ -9,7 +9,7 @@ import { BlockCache } from './block-cache.js';
 import { BloomFilter } from './bloom.js';
 import { OpenFiles } from './open-files.js';
 import { DataBlock } from './data-block.js';
-import { BLOCK_TRAILER_SIZE, BlockKind, corruption, decodeFooter, FOOTER_SIZE, openBlock } from './format.js';
+import { BLOCK_TRAILER_SIZE, BlockKind, corruption, decodeFooter, FOOTER_SIZE, openBlock, openDataBlock } from './format.js';
 import { SegmentIndex } from './index-block.js';
 import { decodeProperties, type SegmentMeta, type SegmentProperties } from './properties.js';
 
@@ -164,7 +164,7 @@ export class SegmentReader {
       if (n === 0) throw corruption('data block cut short by end of file', this.path, offset);
       filled += n;
     }
-    const block = new DataBlock(openBlock(raw, BlockKind.Data, this.path, offset), this.path, offset);
+    const block = new DataBlock(openDataBlock(raw, this.path, offset), this.path, offset);
     if (fillCache) this.cache.insert(this.fileNumber, offset, block);
     return block;
   }

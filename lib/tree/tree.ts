@@ -6,7 +6,6 @@ import type { FileSystem } from '../fs/file-system.js';
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
 import { Memtable } from '../memtable/memtable.js';
-import { writeSegment } from '../segment/segment-writer.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
 import type { OpenFiles } from '../segment/open-files.js';
@@ -22,9 +21,11 @@ import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
 import { type EntryCursor, type KeyRange } from './merge.js';
 import { Version } from './version.js';
-import { isWriteFailure } from '../errors.js';
+import { hasCode, isWriteFailure } from '../errors.js';
 import { type Choice, type CompactionStrategy, applyChoice, choiceFiles, mergeOrder } from '../compaction/choice.js';
 import { estimateOutputCount, type MergeJob } from '../compaction/run-merge.js';
+import type { SegmentMeta } from '../segment/properties.js';
+import { type FlushJob, packForFlush } from './flush-job.js';
 import * as path from 'node:path';
 
 export interface TreeOptions {
@@ -36,6 +37,8 @@ export interface TreeOptions {
   bloomBitsPerKey: number;
   /** While a compaction runs and level 0 holds this many segments, writers wait. */
   level0StopWrites: number;
+  /** Open without changing the directory: leftover files stay, nothing is flushed or compacted. */
+  readOnly?: boolean;
 }
 
 /** What the tree needs from its keyspace. */
@@ -51,6 +54,8 @@ export interface TreeHost {
   nextCacheId(): number;
   /** A flush installed a new version: the keyspace may now delete journals it no longer needs. */
   flushed(): void;
+  /** Writes a flush's segment (on a worker thread, or in-process through an injected seam: see flush-job.ts). */
+  flush(job: FlushJob): Promise<SegmentMeta>;
   /** The compaction policy and where merges run (a worker pool, or in-process). */
   readonly compaction: {
     readonly strategy: CompactionStrategy;
@@ -127,7 +132,7 @@ function retryDelayMs(attempt: number): number {
 
 /** setTimeout's longest delay; a later wake-up is reached in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-/** A flush encodes on the main thread for at most about this long before letting other work run. */
+/** A flush packs its memtable on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;
 
 export class Tree {
@@ -164,6 +169,8 @@ export class Tree {
   /** Serialises version installs (flushes and compactions both write manifests). */
   private installing: Promise<void> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
+  /** Retired manifests whose removal failed: tried again at the next install. */
+  private readonly staleManifests = new Set<number>();
   private roomWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private failure: unknown;
   private closed = false;
@@ -201,12 +208,12 @@ export class Tree {
     for (const name of await fs.readdir(segmentsDir(root))) {
       const n = parseSegmentFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if (n === undefined ? isTempName(name) : !live.has(n)) await fs.unlink(path.join(segmentsDir(root), name));
+      if (options.readOnly !== true && (n === undefined ? isTempName(name) : !live.has(n))) await fs.unlink(path.join(segmentsDir(root), name));
     }
     for (const name of await fs.readdir(root)) {
       const n = parseManifestFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if ((n !== undefined && n !== manifestNumber) || isTempName(name)) await fs.unlink(path.join(root, name));
+      if (options.readOnly !== true && ((n !== undefined && n !== manifestNumber) || isTempName(name))) await fs.unlink(path.join(root, name));
     }
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
     const readers = new Map<number, SegmentReader>();
@@ -467,18 +474,19 @@ export class Tree {
     const { memtable, freezeSeqno } = this.frozen[0];
     const fileNumber = this.nextFileNumber++;
     const file = segmentPath(this.root, fileNumber);
-    const meta = await writeSegment(fs, file, memtable.newestEntries(), {
+    // The main thread only packs (in slices); encoding and I/O happen in the flush job.
+    const entries = await packForFlush(memtable, FLUSH_SLICE_MS);
+    const meta = await this.host.flush({
+      path: file,
+      dir: segmentsDir(this.root),
+      entries,
       blockSize: this.options.blockSize,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
-      // This runs on the main thread, between the application's reads and writes.
-      yieldEveryMs: FLUSH_SLICE_MS,
     });
     let reader: SegmentReader | undefined;
     try {
-      await fs.syncDir(segmentsDir(this.root));
       reader = await SegmentReader.open(fs, file, { fileNumber: this.host.nextCacheId(), cache: this.host.cache, files: this.host.files });
     } catch (err) {
-      await reader?.close();
       await fs.unlink(file).catch(() => undefined);
       throw err;
     }
@@ -496,11 +504,12 @@ export class Tree {
   /**
    * Writes the manifest of the version `build` makes from the current one, then installs
    * it. One at a time: the state is derived from whatever is current when this one's turn
-   * comes, so a flush and a compaction finishing together both land. New files are not
-   * deleted when the manifest write fails: after a failed write or fsync CURRENT may
-   * already name it (the directory fsync failed), so the keyspace is poisoned and the
-   * next open keeps or removes them according to the CURRENT on disk; after any other
-   * failure CURRENT is unchanged, the caller retries, and the next open removes them.
+   * comes, so a flush and a compaction finishing together both land. When the manifest
+   * write fails: after a failed write or fsync CURRENT may already name it (the directory
+   * fsync failed), so the keyspace is poisoned and the new files stay for the next open
+   * to keep or remove according to the CURRENT on disk; after any other failure CURRENT is
+   * unchanged, so the new manifest and the new segment files are removed here (nothing
+   * names them) and the caller retries with fresh ones.
    */
   private commitVersion(build: (current: VersionState) => VersionState, newReaders: Map<number, SegmentReader>, operation: 'flush' | 'compaction'): Promise<void> {
     const run = async (): Promise<void> => {
@@ -510,7 +519,12 @@ export class Tree {
         await writeManifest(this.host.fs, this.root, manifestNumber, state);
       } catch (err) {
         for (const reader of newReaders.values()) await reader.close();
-        if (isWriteFailure(err)) this.fail(err, `installing the manifest of a ${operation} of partition "${this.name}"`);
+        if (isWriteFailure(err)) {
+          this.fail(err, `installing the manifest of a ${operation} of partition "${this.name}"`);
+        } else {
+          for (const n of newReaders.keys()) await this.host.fs.unlink(segmentPath(this.root, n)).catch(() => undefined);
+          await this.host.fs.unlink(manifestPath(this.root, manifestNumber)).catch(() => undefined);
+        }
         throw err;
       }
       for (const [n, reader] of newReaders) this.readers.set(n, reader);
@@ -694,7 +708,19 @@ export class Tree {
     this.current = this.adopt(state);
     this.manifestNumber = manifestNumber;
     this.unrefVersion(previous);
-    this.background(this.host.fs.unlink(manifestPath(this.root, previousManifest)));
+    this.staleManifests.add(previousManifest);
+    for (const n of this.staleManifests) {
+      this.background(
+        this.host.fs.unlink(manifestPath(this.root, n)).then(
+          () => {
+            this.staleManifests.delete(n);
+          },
+          (err: unknown) => {
+            if (hasCode(err, 'ENOENT')) this.staleManifests.delete(n);
+          },
+        ),
+      );
+    }
   }
 
   /** Deletions nobody awaits (retired segments and manifests); close() waits for them, so nothing touches the directory after it. */

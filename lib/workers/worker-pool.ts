@@ -1,5 +1,6 @@
 // A pool of worker threads that run jobs off the main thread, one job per thread at a
-// time, queued in submission order: compaction merges and backup hashing share it. Main
+// time, queued in submission order (urgent jobs first): flushes, compaction merges and
+// backup hashing share it. Main
 // thread only; any number of callers. Idle threads are unref'd, so a pool never keeps the
 // process alive; close() waits for running jobs.
 //
@@ -52,6 +53,17 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called on the main thread with each value the job passes to context.progress. */
   onProgress?: (value: unknown) => void;
+  /**
+   * Buffers of the payload to move to the thread instead of copying (postMessage's transfer
+   * list): they are detached on this side once the job is dispatched.
+   */
+  transfer?: readonly ArrayBuffer[];
+  /**
+   * 'urgent' jobs (flushes, which writers may be waiting for) go ahead of every queued
+   * normal job, and when every thread is busy with long work (compactions) one extra
+   * thread beyond `size` runs them. Default 'normal'.
+   */
+  priority?: 'normal' | 'urgent';
 }
 
 interface Job {
@@ -60,6 +72,8 @@ interface Job {
   payload: unknown;
   signal: AbortSignal | undefined;
   onProgress: ((value: unknown) => void) | undefined;
+  transfer: readonly ArrayBuffer[];
+  urgent: boolean;
   resolve(result: unknown): void;
   reject(err: unknown): void;
   onAbort?: () => void;
@@ -98,12 +112,29 @@ export class WorkerPool {
     const signal = options?.signal;
     if (signal?.aborted === true) return Promise.reject(abortError(signal));
     return new Promise<R>((resolve, reject) => {
-      const job: Job = { id: this.#nextId++, kind: kind.module, payload, signal, onProgress: options?.onProgress, resolve: resolve as (r: unknown) => void, reject, settled: false };
+      const job: Job = {
+        id: this.#nextId++,
+        kind: kind.module,
+        payload,
+        signal,
+        onProgress: options?.onProgress,
+        transfer: options?.transfer ?? [],
+        urgent: options?.priority === 'urgent',
+        resolve: resolve as (r: unknown) => void,
+        reject,
+        settled: false,
+      };
       if (signal !== undefined) {
         job.onAbort = () => this.#abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      this.#queue.push(job);
+      if (job.urgent) {
+        // Behind earlier urgent jobs, ahead of every normal one.
+        const firstNormal = this.#queue.findIndex((queued) => !queued.urgent);
+        this.#queue.splice(firstNormal < 0 ? this.#queue.length : firstNormal, 0, job);
+      } else {
+        this.#queue.push(job);
+      }
       this.#dispatch();
     });
   }
@@ -128,13 +159,14 @@ export class WorkerPool {
 
   #dispatch(): void {
     while (this.#queue.length > 0 && !this.#closed) {
-      let slot = this.#slots.find((s) => s.job === undefined);
-      if (slot === undefined && this.#slots.length < this.size) slot = this.#spawn();
-      if (slot === undefined) return;
+      // The queue's head is urgent only when urgent jobs wait: they may use one spare thread.
+      const limit = this.#queue[0].urgent ? this.size + 1 : this.size;
+      if (this.#slots.filter((s) => s.job !== undefined).length >= limit) return;
+      const slot = this.#slots.find((s) => s.job === undefined) ?? this.#spawn();
       const job = this.#queue.shift()!;
       slot.job = job;
       slot.worker.ref();
-      slot.worker.postMessage({ type: 'run', id: job.id, kind: job.kind, payload: job.payload } satisfies WorkerRequest);
+      slot.worker.postMessage({ type: 'run', id: job.id, kind: job.kind, payload: job.payload } satisfies WorkerRequest, job.transfer);
     }
   }
 

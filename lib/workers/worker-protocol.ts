@@ -70,6 +70,11 @@ export function deserializeError(s: SerializedError): Error {
   return err;
 }
 
+/** A Buffer again, for bytes that crossed threads (structured clone makes plain Uint8Arrays of Buffers). */
+export function revivedBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Details hold paths and offsets in practice; anything that would not clone is dropped. */
 function cloneable(details: Record<string, unknown>): Record<string, unknown> {
   try {

@@ -85,7 +85,7 @@ t.test('verify and restore of a damaged backup exit 6; restore leaves nothing', 
   t.teardown(() => writeFile(file, original));
 
   t.equal((await runCairn(['verify', store, backup.id])).code, ExitCode.OK, 'sizes alone look fine');
-  const full = await runCairn(['verify', store, backup.id, '--full']);
+  const full = await runCairn(['verify', store, backup.id, '--full', '--report-only']);
   t.equal(full.code, ExitCode.CORRUPTION);
   t.match(full.stdout, `checksum ${victim.path} ${key}`);
   const target = join(dir, 'from-damaged');
@@ -94,6 +94,16 @@ t.test('verify and restore of a damaged backup exit 6; restore leaves nothing', 
   t.match(restore.stderr, /^cairn: .*\(CAIRN_CORRUPTION\)\n$/);
   await t.rejects(stat(target), { code: 'ENOENT' });
   t.same(await tempNames(dir), []);
+
+  // The repair loop: a full verify quarantines the object, the next backup uploads it again.
+  const repair = await runCairn(['verify', store, backup.id, '--full']);
+  t.equal(repair.code, ExitCode.CORRUPTION);
+  t.match(repair.stdout, `quarantined ${key} -> quarantine/`);
+  t.match(repair.stdout, backup.id, 'names the backup it breaks');
+  t.equal((await runCairn(['restore', store, backup.id, target])).code, ExitCode.NOT_FOUND, 'the damaged object is gone from files/');
+  t.equal((await runCairn(['backup', ks, store])).code, ExitCode.OK);
+  t.equal((await runCairn(['verify', store, backup.id, '--full'])).code, ExitCode.OK, 'the old backup is whole again');
+  t.equal((await runCairn(['restore', store, backup.id, target])).code, ExitCode.OK);
 });
 
 t.test('backup refusals: an open keyspace (3), not a keyspace (4), another keyspace\'s store (9)', async (t) => {
@@ -116,7 +126,7 @@ t.test('backup refusals: an open keyspace (3), not a keyspace (4), another keysp
   t.match(refused.stderr, /\(CAIRN_STORE_IN_USE\)/);
   t.equal((await runCairn(['backup', other, store, '--force'])).code, ExitCode.OK);
   t.equal((await runCairn(['backup', ks, store, '--concurrency', '0'])).code, ExitCode.USAGE);
-  t.equal((await runCairn(['list', 'ftp://nowhere/'])).code, ExitCode.UNEXPECTED, 'an unknown scheme is a TypeError');
+  t.equal((await runCairn(['list', 'ftp://nowhere/'])).code, ExitCode.USAGE, 'an unknown scheme is a usage error');
 });
 
 t.test('help lists the backup commands and the new exit statuses', async (t) => {

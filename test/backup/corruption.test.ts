@@ -34,9 +34,10 @@ t.test('a flipped byte: verify --full names the file, restore rejects and leaves
 
   const quick = await engine.verify(id);
   t.ok(quick.ok, 'a head-only verify sees the right size');
-  const full = await engine.verify(id, { full: true });
+  const full = await engine.verify(id, { full: true, quarantine: false });
   t.notOk(full.ok);
   t.same(full.problems, [{ path: victim.path, key, kind: 'checksum' }], 'the full verify names the damaged file');
+  t.same(full.quarantined, [], 'quarantine: false moves nothing');
 
   const target = join(dir, 'restored');
   await t.rejects(engine.restore(id, target), { code: ErrorCodes.CORRUPTION, details: { path: victim.path, key } });

@@ -99,7 +99,7 @@ t.test('restore targets: a missing dir is created, an empty one is filled, a non
 t.test('an empty store has no latest backup', async (t) => {
   const dir = await scratchDir(t, 'empty');
   const engine = new BackupEngine(await fileStore(join(dir, 'store')));
-  t.same(await engine.list(), []);
+  await t.rejects(engine.list(), { code: ErrorCodes.NOT_FOUND }, 'no store.json: no store');
   t.equal(await engine.storeInfo(), undefined);
   await t.rejects(engine.info('latest'), { code: ErrorCodes.NOT_FOUND });
   await t.rejects(engine.restore('latest', join(dir, 'r')), { code: ErrorCodes.NOT_FOUND });

@@ -1,6 +1,6 @@
 // Child process of stale-staging.test.ts: writes to a keyspace, starts a backup into a
 // file:// store and kills itself with SIGKILL once uploading has begun, so the
-// temporary checkpoint beside the keyspace is left behind for real.
+// temporary checkpoint inside the keyspace directory is left behind for real.
 import { Keyspace } from '../../dist/index.js';
 import { BackupEngine } from '../../dist/backup/index.js';
 

@@ -6,6 +6,8 @@ import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { BackupEngine } from '../../lib/backup/backup-engine.js';
 import { readObject, listAll } from '../../lib/backup/store-objects.js';
+import { decodeShipped } from '../../lib/backup/shipped-codec.js';
+import { isEncodedObject } from '../../lib/backup/object-codec.js';
 import { decodeShippedObject, genesisChain, shippedBatch } from '../../lib/backup/shipped-object.js';
 import { parseShippedObjectKey } from '../../lib/backup/store-layout.js';
 import type { BackupStore } from '../../lib/backup/store.js';
@@ -24,7 +26,7 @@ async function shippedObjects(store: BackupStore): Promise<Shipped[]> {
   const out: Shipped[] = [];
   for (const o of await listAll(store, 'journal/')) {
     if (parseShippedObjectKey(o.key) === undefined) continue;
-    const bytes = await readObject(store, o.key);
+    const bytes = decodeShipped(await readObject(store, o.key), o.key, { compression: 'none' });
     const { info, records } = decodeShippedObject(bytes, o.key);
     out.push({ key: o.key, info, batches: records.map((r) => shippedBatch(bytes, r)) });
   }
@@ -74,6 +76,7 @@ t.test('shipped objects chain from a base backup to the last commit, with times 
   const objects = await shippedObjects(store);
   t.ok(objects.length >= 2, `several objects (${objects.length})`);
   const range = checkChain(t, objects);
+  t.ok(isEncodedObject(await readObject(store, objects[0].key)), 'objects are stored through the store codec');
   t.ok(objects[0].info.preChain.equals(genesisChain(w.ks.id)), 'the first object of a stream starts at the genesis chain value');
   t.ok(range.first <= backups[0].seqno + 1, 'the objects start at or below the base backup + 1: the window is whole');
   t.equal(range.last, w.ks.seqno, 'and end at the last commit');

@@ -1,6 +1,7 @@
 // Failures while writing or reading a segment: every failed write leaves no file behind
 // and reports the file system's own error; read failures surface without breaking the reader.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { EntryKind, type Entry } from '../../lib/codec/entry.js';
@@ -10,12 +11,12 @@ import { BlockCache } from '../../lib/segment/block-cache.js';
 import { SegmentReader } from '../../lib/segment/segment-reader.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
 
-/** About 700 KiB: three 256 KiB write chunks. */
+/** About 700 KiB: three 256 KiB write chunks (random values: compression leaves them as they are). */
 const entries: Entry[] = Array.from({ length: 3000 }, (_, i) => ({
   key: Buffer.from(`key-${String(i).padStart(6, '0')}`),
   seqno: i + 1,
   kind: EntryKind.Put,
-  value: Buffer.alloc(220, i % 251),
+  value: randomBytes(220),
 }));
 
 function faultFs(root: string): FaultFileSystem {

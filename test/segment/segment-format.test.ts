@@ -4,7 +4,7 @@ import t from 'tap';
 import { crc32 } from '../../lib/codec/checksum.js';
 import { EntryKind, type Entry } from '../../lib/codec/entry.js';
 import { DataBlock, DataBlockBuilder } from '../../lib/segment/data-block.js';
-import { BlockKind, decodeFooter, encodeFooter, FOOTER_SIZE, openBlock, sealBlock, type Footer } from '../../lib/segment/format.js';
+import { BlockKind, decodeFooter, encodeFooter, FOOTER_SIZE, openBlock, SEGMENT_FORMAT_VERSION, sealBlock, type Footer } from '../../lib/segment/format.js';
 import { shortestSeparator } from '../../lib/segment/index-block.js';
 import { rng } from './segment-model.js';
 
@@ -28,7 +28,7 @@ t.test('the footer round trips offsets beyond 4 GiB and checks itself', async (t
   }
   t.throws(() => decodeFooter(buf, fileSize + 1, 'f'), { code: 'CAIRN_CORRUPTION' }, 'handles must end at the footer');
   const newer = Buffer.from(buf);
-  newer.writeUInt32LE(2, 36);
+  newer.writeUInt32LE(SEGMENT_FORMAT_VERSION + 1, 36);
   newer.writeUInt32LE(crc32(newer.subarray(0, 44)), 44);
   t.throws(() => decodeFooter(newer, fileSize, 'f'), { code: 'CAIRN_UNSUPPORTED_FORMAT' });
 });

@@ -3,11 +3,8 @@
 import t from 'tap';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { EntryKind, MAX_SEQNO, type Entry } from '../../lib/codec/entry.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
-import type { FileSystem } from '../../lib/fs/file-system.js';
-import { turnCounter } from '../helpers/turns.js';
 import { BlockCache } from '../../lib/segment/block-cache.js';
 import { SegmentReader } from '../../lib/segment/segment-reader.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
@@ -179,43 +176,4 @@ t.test('gets go through the shared block cache', async (t) => {
   t.equal(cache.evictFile(5), cold.blocks);
   drain(reader.cursor({ fillCache: false }));
   t.equal(cache.stats.blocks, 0, 'a fillCache:false scan leaves the cache alone');
-});
-
-t.test('yieldEveryMs gives the event loop turns during a long synchronous encode', async (t) => {
-  const entries: Entry[] = [];
-  for (let i = 0; i < 20_000; i++) entries.push(put(`k${String(i).padStart(6, '0')}`, i + 1, 'x'.repeat(20)));
-  // A file system whose writes complete at once (in memory): the only macrotask turns an
-  // encode can give are the ones it yields on purpose.
-  const written: Buffer[] = [];
-  const memory = {
-    open: async () => ({
-      write: async (b: Buffer, offset: number, length: number) => {
-        written.push(Buffer.from(b.subarray(offset, offset + length)));
-        return { bytesWritten: length };
-      },
-      sync: async () => undefined,
-      close: async () => undefined,
-    }),
-    unlink: async () => undefined,
-  } as unknown as FileSystem;
-  const countTurns = async (yieldEveryMs?: number) => {
-    written.length = 0;
-    const counter = turnCounter();
-    const meta = await writeSegment(memory, '/memory/000001.sst', entries, yieldEveryMs === undefined ? {} : { yieldEveryMs });
-    const turns = counter.stop();
-    t.equal(meta.entryCount, entries.length);
-    return turns;
-  };
-  const unsliced = await countTurns();
-  t.ok(unsliced <= 1, `without yieldEveryMs the encode never lets the loop turn (${unsliced} turns)`);
-  // With a tiny slice every clock check (each 256 entries) yields: at least 20,000 / 256 turns.
-  const sliced = await countTurns(0.001);
-  t.ok(sliced >= Math.floor(20_000 / 256), `with yieldEveryMs it does (${sliced} turns)`);
-  const file = path.join(t.testdir(), '000001.sst');
-  await writeFile(file, Buffer.concat(written));
-  const reader = await SegmentReader.open(fs, file, { fileNumber: 1, cache: new BlockCache(1 << 20) });
-  t.same(show(drain(reader.cursor())), show(entries), 'the sliced segment reads back whole');
-  await reader.close();
-  await t.rejects(writeSegment(memory, '/memory/000002.sst', entries, { yieldEveryMs: 0 }), RangeError);
-  await t.rejects(writeSegment(memory, '/memory/000003.sst', entries, { yieldEveryMs: Number.NaN }), RangeError);
 });

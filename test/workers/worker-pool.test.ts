@@ -106,3 +106,26 @@ t.test('from dist/ (compiled entry), the shared pool, never closed, does not kee
   clearTimeout(timer);
   t.equal(child.exitCode, 0);
 });
+
+t.test('urgent jobs run ahead of queued ones, on a spare thread when every thread is busy', async (t) => {
+  const pool = newPool(t, 1);
+  const order: string[] = [];
+  const controller = new AbortController();
+  const marker = nodePath.join(t.testdir(), 'marker');
+  const long = pool.run(TEST_JOB, { op: 'until-aborted', marker }, { signal: controller.signal }).catch(() => order.push('long'));
+  const normal = pool.run(TEST_JOB, { op: 'echo', value: 'normal' }).then(() => order.push('normal'));
+  // The long job holds the only thread until aborted: the urgent one can finish only on a spare.
+  await pool.run(TEST_JOB, { op: 'echo', value: 'urgent' }, { priority: 'urgent' });
+  order.push('urgent');
+  controller.abort();
+  await Promise.all([long, normal]);
+  t.same(order, ['urgent', 'long', 'normal'], 'the urgent job did not wait for the long one, the normal one did');
+});
+
+t.test('transferred buffers move to the thread (detached here) and arrive whole', async (t) => {
+  const pool = newPool(t, 1);
+  const bytes = new Uint8Array(1 << 20).fill(7);
+  const length = await pool.run(TEST_JOB, { op: 'length', bytes }, { transfer: [bytes.buffer] });
+  t.equal(length, 1 << 20);
+  t.equal(bytes.byteLength, 0, 'the sender no longer holds the buffer');
+});

@@ -1,6 +1,6 @@
 // `cairn backup <keyspace-dir> <store-url>`: an incremental backup of a closed keyspace
 // (the command opens it, taking its LOCK) into a backup store. One run per process.
-import { BackupEngine } from '../../backup/backup-engine.js';
+import { openBackupEngine } from '../backup-store-access.js';
 import type { Command } from '../command.js';
 import { openExisting } from '../keyspace-access.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -31,12 +31,12 @@ export const backupCommand: Command = {
   async run({ values, positionals }, context) {
     const [dir, url] = positionals;
     const concurrency = values.concurrency === undefined ? undefined : positiveInteger(values.concurrency as string, '--concurrency');
-    const fs = context.fileSystem();
-    const ks = await openExisting(context, dir);
+    // The store URL first: a mistyped one is a usage error before the keyspace is locked.
+    const engine = await openBackupEngine(url, context);
     const bar = context.stderr.isTTY === true ? new ProgressBar(context.stderr) : undefined;
     let result;
     try {
-      const engine = await BackupEngine.open(url, { fs });
+      const ks = await openExisting(context, dir);
       try {
         result = await engine.backup(ks, {
           label: values.label as string | undefined,
@@ -47,10 +47,10 @@ export const backupCommand: Command = {
         });
       } finally {
         bar?.clear();
-        await engine.close();
+        await ks.close();
       }
     } finally {
-      await ks.close();
+      await engine.close();
     }
     if (values.json === true) {
       context.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,5 +1,5 @@
 // `cairn info <store-url> <backup-id|latest>`: one backup's manifest. Read-only; one run per process.
-import { BackupEngine } from '../../backup/backup-engine.js';
+import { openBackupEngine } from '../backup-store-access.js';
 import { isBackupId } from '../../backup/store-layout.js';
 import type { Command } from '../command.js';
 import { ExitCode, UsageError } from '../exit-codes.js';
@@ -22,7 +22,7 @@ export const infoCommand: Command = {
   async run({ values, positionals }, context) {
     const [url, id] = positionals;
     checkBackupRef(id);
-    const engine = await BackupEngine.open(url, { fs: context.fileSystem() });
+    const engine = await openBackupEngine(url, context);
     let m;
     try {
       m = await engine.info(id);

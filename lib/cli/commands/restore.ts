@@ -1,6 +1,6 @@
 // `cairn restore <store-url> <backup-id|latest> <dir>`: rebuilds a keyspace directory from
 // a backup, every file checked against its SHA-256. One run per process.
-import { BackupEngine } from '../../backup/backup-engine.js';
+import { openBackupEngine } from '../backup-store-access.js';
 import type { Command } from '../command.js';
 import { ExitCode } from '../exit-codes.js';
 import { formatBytes, formatDuration, plural } from '../human-units.js';
@@ -28,7 +28,7 @@ export const restoreCommand: Command = {
     const [url, id, dir] = positionals;
     checkBackupRef(id);
     const concurrency = values.concurrency === undefined ? undefined : positiveInteger(values.concurrency as string, '--concurrency');
-    const engine = await BackupEngine.open(url, { fs: context.fileSystem() });
+    const engine = await openBackupEngine(url, context);
     const bar = context.stderr.isTTY === true ? new ProgressBar(context.stderr) : undefined;
     let result;
     try {

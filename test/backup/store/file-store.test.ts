@@ -48,24 +48,30 @@ function faultSetup(t: Test) {
   return { root, fs, store: new FileStore(root, { fs }) };
 }
 
-t.test('openStore: file:// URL or absolute path, creating the directory; other input is a TypeError', async (t) => {
+t.test('openStore: file:// URL or absolute path, creating nothing until the first put; other input is a TypeError', async (t) => {
   const base = t.testdir({ afile: 'x' });
   const viaPath = await openStore(nodePath.join(base, 'a', 'b'));
   t.ok(viaPath instanceof FileStore);
   t.equal(viaPath.url, pathToFileURL(nodePath.join(base, 'a', 'b')).href);
-  t.same(readdirSync(nodePath.join(base, 'a')), ['b'], 'root created');
+  t.same(readdirSync(base), ['afile'], 'opening creates nothing');
+  t.equal(await viaPath.head('k'), undefined, 'reads of a missing root find nothing');
+  t.same((await viaPath.list('')).objects, []);
   const viaUrl = await openStore(pathToFileURL(nodePath.join(base, 'a', 'b')).href);
   await viaUrl.put('k', Buffer.from('v'));
+  t.same(readdirSync(nodePath.join(base, 'a')), ['b'], 'the first put creates the root');
   t.equal((await readAll(viaPath, 'k')).toString(), 'v', 'both name the same directory');
   await t.rejects(openStore('relative/dir'), TypeError);
   await t.rejects(openStore('ftp://host/x'), TypeError);
   await t.rejects(openStore('file://remote-host/x'), TypeError);
   await t.rejects(openStore(''), TypeError);
   await t.rejects(openStore(7 as unknown as string), TypeError);
-  const blocked = await openStore(nodePath.join(base, 'afile', 'store')).then(
-    () => undefined,
-    (err: unknown) => err as { code?: string },
-  );
+  await t.rejects(openStore(nodePath.join(base, 'afile')), { code: 'ENOTDIR' }, 'a store path that is a file is ENOTDIR');
+  const blocked = await openStore(nodePath.join(base, 'afile', 'store'))
+    .then((store) => store.put('k', Buffer.from('v')))
+    .then(
+      () => undefined,
+      (err: unknown) => err as { code?: string },
+    );
   t.match(blocked?.code, /^(ENOTDIR|EEXIST)$/, 'a file in the way keeps its system error code');
   t.throws(() => new FileStore('relative'), TypeError);
 });

@@ -76,7 +76,8 @@ interface KeyspaceParts {
   fs: FileSystem;
   options: ResolvedOptions;
   state: KeyspaceState;
-  lock: LockHandle;
+  /** Undefined for a read-only keyspace, which takes no LOCK. */
+  lock: LockHandle | undefined;
   host: TreeHost;
   recovered: Recovered;
 }
@@ -90,12 +91,15 @@ export class Keyspace implements AsyncDisposable {
   /** The keyspace's UUID from keyspace.json. */
   readonly id: string;
   readonly #state: KeyspaceState;
-  readonly #lock: LockHandle;
-  readonly #journal: Journal;
+  readonly #lock: LockHandle | undefined;
+  /** The journal and the parts that change files: undefined when opened read-only. */
+  readonly #journal: Journal | undefined;
+  readonly #collector: JournalCollector | undefined;
+  readonly #cutter: Cutter | undefined;
+  /** The journal files a read-only keyspace replayed, for stats(). */
+  readonly #replayed: { fileNumber: number; bytes: number }[];
   readonly #registry: PartitionRegistry;
   readonly #writes: WritePath;
-  readonly #collector: JournalCollector;
-  readonly #cutter: Cutter;
   readonly #partitionContext: PartitionContext;
   readonly #cache: BlockCache;
   readonly #files: OpenFiles;
@@ -117,8 +121,11 @@ export class Keyspace implements AsyncDisposable {
     this.#journal = recovered.journal;
     this.#registry = new PartitionRegistry(root, recovered.meta, recovered.trees, parts.host, options, state);
     this.#writes = new WritePath(recovered.journal, state, options.durability, recovered.lastSeqno);
-    this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno);
-    this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
+    this.#replayed = recovered.replayed;
+    if (recovered.journal !== undefined) {
+      this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno);
+      this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
+    }
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
     this.#cache = parts.host.cache;
     this.#files = parts.host.files;
@@ -149,8 +156,8 @@ export class Keyspace implements AsyncDisposable {
     const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
     const isKeyspace = await checkKeyspaceDirectory(fs, root, resolved);
-    const lock = await fs.lock(lockPath(root));
-    const state = new KeyspaceState(resolved.onBackgroundError);
+    const lock = resolved.readOnly ? undefined : await fs.lock(lockPath(root));
+    const state = new KeyspaceState(resolved.onBackgroundError, resolved.readOnly);
     // Flushes start only after the keyspace exists; until then there is nothing to collect.
     let collector: JournalCollector | undefined;
     let cacheIds = 0;
@@ -175,13 +182,15 @@ export class Keyspace implements AsyncDisposable {
       const recovered = await recoverKeyspace(fs, root, isKeyspace, host, resolved);
       const keyspace = new Keyspace(CONSTRUCT, { root, fs, options: resolved, state, lock, host, recovered });
       collector = keyspace.#collector;
-      for (const tree of recovered.trees.values()) {
-        tree.maybeFreeze(recovered.lastSeqno);
-        tree.scheduleCompaction();
+      if (!resolved.readOnly) {
+        for (const tree of recovered.trees.values()) {
+          tree.maybeFreeze(recovered.lastSeqno);
+          tree.scheduleCompaction();
+        }
       }
       return keyspace;
     } catch (err) {
-      await lock.unlock().catch(() => undefined);
+      await lock?.unlock().catch(() => undefined);
       throw err;
     }
   }
@@ -189,6 +198,11 @@ export class Keyspace implements AsyncDisposable {
   /** Sequence number of the newest write visible to readers. */
   get seqno(): number {
     return this.#writes.visibleSeqno;
+  }
+
+  /** True when opened with `readOnly: true` (every write rejects with CAIRN_READ_ONLY). */
+  get readOnly(): boolean {
+    return this.#state.readOnly;
   }
 
   /** True once `close()` was called (every later call rejects with CAIRN_CLOSED). */
@@ -219,6 +233,9 @@ export class Keyspace implements AsyncDisposable {
     this.#state.checkOpen();
     const known = this.#partitions.get(name);
     if (known !== undefined) return known;
+    if (!this.#registry.trees.has(name) && this.#state.readOnly) {
+      throw new CairnError(ErrorCodes.NOT_FOUND, `No partition ${name} in this read-only keyspace (it cannot create one)`, { details: { partition: name } });
+    }
     if (!this.#registry.trees.has(name)) await this.#registry.create(name, () => this.#writes.visibleSeqno);
     let handle = this.#partitions.get(name);
     if (handle === undefined) {
@@ -244,10 +261,11 @@ export class Keyspace implements AsyncDisposable {
   async deletePartition(name: string): Promise<void> {
     if (!isValidPartitionName(name)) throw new TypeError(`invalid partition name ${JSON.stringify(name)}`);
     this.#state.checkWritable();
+    const cutter = this.#cutter;
     await this.#registry.delete(
       name,
       // A checkpoint in progress links this partition's files: let it finish first.
-      () => this.#cutter.idle(),
+      () => cutter?.idle() ?? Promise.resolve(),
       () => {
         const handle = this.#partitions.get(name);
         if (handle !== undefined) markPartitionDeleted(handle);
@@ -264,8 +282,9 @@ export class Keyspace implements AsyncDisposable {
     this.#state.checkOpen();
     const partitions: Record<string, PartitionStats> = {};
     for (const [name, tree] of this.#registry.trees) partitions[name] = tree.stats();
-    const sealed = this.#journal.sealedFiles();
-    const active = this.#journal.activeFile();
+    // A read-only keyspace has no active file: its last replayed one stands for it.
+    const sealed = this.#journal?.sealedFiles() ?? this.#replayed.slice(0, -1);
+    const active = this.#journal?.activeFile() ?? this.#replayed.at(-1) ?? { fileNumber: 0, bytes: 0 };
     const all = Object.values(partitions);
     const sum = (f: (p: PartitionStats) => number): number => all.reduce((n, p) => n + f(p), 0);
     const cache = this.#cache.stats;
@@ -280,7 +299,7 @@ export class Keyspace implements AsyncDisposable {
       },
       backPressure: this.#writes.backPressure,
       snapshots: this.#snapshots.size,
-      checkpointsInProgress: this.#cutter.inProgress,
+      checkpointsInProgress: this.#cutter?.inProgress ?? 0,
       lastBackgroundError: this.#state.lastBackgroundError,
       totals: {
         memtableBytes: sum((p) => p.memtables.bytes),
@@ -383,6 +402,9 @@ export class Keyspace implements AsyncDisposable {
     const opts = optionsObject<CheckpointOptions>(options, 'options', CHECKPOINT_OPTIONS);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+    this.#state.checkWritable();
+    // checkWritable refused a read-only keyspace, the only one without a cutter.
+    if (this.#cutter === undefined) throw new CairnError(ErrorCodes.READ_ONLY, 'A read-only keyspace takes no checkpoint');
     return checkpointProtocol()(this.#cutter, dest, opts);
   }
 
@@ -406,8 +428,8 @@ export class Keyspace implements AsyncDisposable {
     await this.#writes.idle();
     for (const snap of [...this.#snapshots]) snap.release();
     for (const tree of this.#registry.trees.values()) await tree.close().catch(() => undefined);
-    await this.#collector.idle();
-    await this.#journal.close().catch(() => undefined);
-    await this.#lock.unlock();
+    await this.#collector?.idle();
+    await this.#journal?.close().catch(() => undefined);
+    await this.#lock?.unlock();
   }
 }

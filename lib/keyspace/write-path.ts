@@ -24,7 +24,8 @@ const SYNC = { sync: true } as const;
 const BUFFERED = { sync: false } as const;
 
 export class WritePath {
-  readonly #journal: Journal;
+  /** Undefined for a read-only keyspace, whose state refuses every write before it gets here. */
+  readonly #journal: Journal | undefined;
   readonly #state: KeyspaceState;
   readonly #durability: Durability;
   /** Next seqno to assign. */
@@ -38,7 +39,7 @@ export class WritePath {
   #stalledMs = 0;
   #stalls = 0;
 
-  constructor(journal: Journal, state: KeyspaceState, durability: Durability, lastSeqno: number) {
+  constructor(journal: Journal | undefined, state: KeyspaceState, durability: Durability, lastSeqno: number) {
     this.#journal = journal;
     this.#state = state;
     this.#durability = durability;
@@ -97,6 +98,10 @@ export class WritePath {
   }
 
   #append({ record, trees }: PendingWrite, durability: Durability): Promise<void> {
+    if (this.#journal === undefined) {
+      this.#state.checkWritable();
+      throw new Error('a keyspace without a journal accepted a write');
+    }
     const count = trees.length;
     const seqno = this.#nextSeqno;
     this.#nextSeqno += count;

@@ -37,6 +37,8 @@ export interface TreeOptions {
   bloomBitsPerKey: number;
   /** While a compaction runs and level 0 holds this many segments, writers wait. */
   level0StopWrites: number;
+  /** Open without changing the directory: leftover files stay, nothing is flushed or compacted. */
+  readOnly?: boolean;
 }
 
 /** What the tree needs from its keyspace. */
@@ -206,12 +208,12 @@ export class Tree {
     for (const name of await fs.readdir(segmentsDir(root))) {
       const n = parseSegmentFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if (n === undefined ? isTempName(name) : !live.has(n)) await fs.unlink(path.join(segmentsDir(root), name));
+      if (options.readOnly !== true && (n === undefined ? isTempName(name) : !live.has(n))) await fs.unlink(path.join(segmentsDir(root), name));
     }
     for (const name of await fs.readdir(root)) {
       const n = parseManifestFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if ((n !== undefined && n !== manifestNumber) || isTempName(name)) await fs.unlink(path.join(root, name));
+      if (options.readOnly !== true && ((n !== undefined && n !== manifestNumber) || isTempName(name))) await fs.unlink(path.join(root, name));
     }
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
     const readers = new Map<number, SegmentReader>();

@@ -86,53 +86,148 @@ export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; v
   return { fileNumber: Number(n), version };
 }
 
+/** Bytes reserved before the first op: the frame header, then room for the seqno, count and time varints. */
+const RECORD_PREFIX_BYTES = RECORD_HEADER_BYTES + 8 + 5 + 8;
+/** Most bytes an op takes beside its key and value: kind, and varints of partition id, key and value lengths. */
+const OP_OVERHEAD_BYTES = 1 + 5 + 5 + 5;
+/** The most ops one record takes (the count varint's reserved 5 bytes hold up to 2^35 - 1). */
+const MAX_RECORD_OPS = 2 ** 32;
+
+/**
+ * Builds one framed batch record op by op, copying each key and value straight into the
+ * record (the only copy a write makes of them: the memtable keeps views into the record).
+ * The seqno is set by finish(), once the write path assigns it. One owner; not reusable
+ * after finish.
+ */
+export class RecordBuilder {
+  #buf: Buffer;
+  #length = RECORD_PREFIX_BYTES;
+  #count = 0;
+  /** Per op: kind, and where its key and value lie in the buffer (value end = next op's start for Puts). */
+  readonly kinds: JournalOpKind[] = [];
+  readonly partitionIds: number[] = [];
+  readonly keyStarts: number[] = [];
+  readonly keyEnds: number[] = [];
+  readonly valueStarts: number[] = [];
+  readonly valueEnds: number[] = [];
+  #record: Buffer | undefined;
+
+  /** `capacity`: expected key and value bytes (the buffer grows as needed). */
+  constructor(capacity = 256) {
+    this.#buf = Buffer.allocUnsafe(RECORD_PREFIX_BYTES + capacity + OP_OVERHEAD_BYTES);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Appends a Put (value given) or a Delete (value undefined). Key and value are copied now. */
+  add(kind: JournalOpKind, partitionId: number, key: Uint8Array | string, value: Uint8Array | string | undefined): void {
+    if (this.#record !== undefined) throw new RangeError('the record is finished');
+    if (this.#count >= MAX_RECORD_OPS) throw new RangeError('batch too large for one journal record');
+    const keyLength = typeof key === 'string' ? Buffer.byteLength(key) : key.length;
+    const valueLength = value === undefined ? 0 : typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+    this.#reserve(keyLength + valueLength + OP_OVERHEAD_BYTES);
+    const buf = this.#buf;
+    let o = this.#length;
+    buf[o++] = kind;
+    o = writeVarint(buf, o, partitionId);
+    o = writeVarint(buf, o, keyLength);
+    this.keyStarts.push(o);
+    o += typeof key === 'string' ? buf.write(key, o, 'utf8') : copyInto(buf, key, o);
+    this.keyEnds.push(o);
+    if (kind === EntryKind.Put) {
+      o = writeVarint(buf, o, valueLength);
+      this.valueStarts.push(o);
+      o += value === undefined ? 0 : typeof value === 'string' ? buf.write(value, o, 'utf8') : copyInto(buf, value, o);
+    } else {
+      this.valueStarts.push(o);
+    }
+    this.valueEnds.push(o);
+    this.kinds.push(kind);
+    this.partitionIds.push(partitionId);
+    this.#length = o;
+    this.#count++;
+  }
+
+  /**
+   * The framed format-2 record for ops numbered from `seqno`, committed at `timeMs` (ms
+   * since the epoch): length, crc, payload; ready for JournalWriter.append. After it,
+   * key(i) and value(i) are views into that record.
+   */
+  finish(seqno: number, timeMs = 0): Buffer {
+    if (!Number.isSafeInteger(seqno) || seqno < 0) throw new RangeError('seqno must be a non-negative safe integer');
+    if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError('timeMs must be a non-negative safe integer');
+    if (this.#count === 0) throw new RangeError('a batch needs at least one op');
+    if (this.#count - 1 > MAX_SEQNO - seqno) throw new RangeError('batch seqnos exceed the maximum');
+    if (this.#record !== undefined) throw new RangeError('the record is finished');
+    // The varints go right before the first op; the frame header right before them.
+    const varints = varintLength(seqno) + varintLength(this.#count) + varintLength(timeMs);
+    const start = RECORD_PREFIX_BYTES - varints - RECORD_HEADER_BYTES;
+    const buf = this.#buf;
+    writeVarint(buf, writeVarint(buf, writeVarint(buf, start + RECORD_HEADER_BYTES, seqno), this.#count), timeMs);
+    const size = this.#length - start - RECORD_HEADER_BYTES;
+    if (size > 0xffffffff) throw new RangeError('batch too large for one journal record');
+    buf.writeUInt32LE(size, start);
+    buf.writeUInt32LE(crc32(buf.subarray(start + RECORD_HEADER_BYTES, this.#length)), start + 4);
+    if (buf.length > this.#length + (this.#length >>> 2)) {
+      // Grown by doubling: the memtables keep views into the record for as long as they
+      // hold its ops, so they should not keep up to twice its size alive.
+      this.#buf = Buffer.allocUnsafeSlow(this.#length);
+      buf.copy(this.#buf, start, start, this.#length);
+    }
+    this.#record = this.#buf.subarray(start, this.#length);
+    return this.#record;
+  }
+
+  /** Op i's key, a view into the buffer (valid for as long as the record). */
+  key(i: number): Buffer {
+    return this.#buf.subarray(this.keyStarts[i], this.keyEnds[i]);
+  }
+
+  /** Op i's value (empty for a Delete), a view into the buffer. */
+  value(i: number): Buffer {
+    return this.#buf.subarray(this.valueStarts[i], this.valueEnds[i]);
+  }
+
+  #reserve(extra: number): void {
+    const needed = this.#length + extra;
+    if (needed <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.#buf.length * 2));
+    this.#buf.copy(grown, 0, 0, this.#length);
+    this.#buf = grown;
+  }
+}
+
+/** Copies bytes into buf at offset; returns the count. */
+function copyInto(buf: Buffer, bytes: Uint8Array, offset: number): number {
+  buf.set(bytes, offset);
+  return bytes.length;
+}
+
 /**
  * Encodes one atomic batch as a complete framed format-2 record (length, crc, payload),
  * ready for JournalWriter.append. `timeMs` is the commit time (ms since the epoch).
- * Validates everything before allocating.
+ * Validates everything before encoding.
  */
 export function encodeBatch(seqno: number, ops: readonly BatchOp[], timeMs = 0): Buffer {
-  if (!Number.isSafeInteger(seqno) || seqno < 0) throw new RangeError('seqno must be a non-negative safe integer');
   if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError('timeMs must be a non-negative safe integer');
   if (!Array.isArray(ops) || ops.length === 0) throw new RangeError('a batch needs at least one op');
-  if (ops.length - 1 > MAX_SEQNO - seqno) throw new RangeError('batch seqnos exceed the maximum');
-  let size = varintLength(seqno) + varintLength(ops.length) + varintLength(timeMs);
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     if (!(op.key instanceof Uint8Array)) throw new TypeError(`op ${i}: key must be a Buffer or Uint8Array`);
     if (!Number.isSafeInteger(op.partitionId) || op.partitionId < 0) {
       throw new RangeError(`op ${i}: partitionId must be a non-negative safe integer`);
     }
-    size += 1 + varintLength(op.partitionId) + varintLength(op.key.length) + op.key.length;
     if (op.kind === EntryKind.Put) {
       if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put needs a Buffer or Uint8Array value`);
-      size += varintLength(op.value.length) + op.value.length;
     } else if (op.kind !== EntryKind.Delete && op.kind !== JournalOpKind.PartitionCreate && op.kind !== JournalOpKind.PartitionDrop) {
       throw new RangeError(`op ${i}: unknown kind ${String(op.kind)}`);
     }
   }
-  if (size > 0xffffffff) throw new RangeError('batch too large for one journal record');
-  const buf = Buffer.allocUnsafe(RECORD_HEADER_BYTES + size);
-  let o = writeVarint(buf, RECORD_HEADER_BYTES, seqno);
-  o = writeVarint(buf, o, ops.length);
-  o = writeVarint(buf, o, timeMs);
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i];
-    buf[o++] = op.kind;
-    o = writeVarint(buf, o, op.partitionId);
-    o = writeVarint(buf, o, op.key.length);
-    buf.set(op.key, o);
-    o += op.key.length;
-    if (op.kind === EntryKind.Put) {
-      const value = op.value as Uint8Array;
-      o = writeVarint(buf, o, value.length);
-      buf.set(value, o);
-      o += value.length;
-    }
-  }
-  buf.writeUInt32LE(size, 0);
-  buf.writeUInt32LE(crc32(buf.subarray(RECORD_HEADER_BYTES)), 4);
-  return buf;
+  const builder = new RecordBuilder(ops.reduce((n, op) => n + op.key.length + (op.value?.length ?? 0) + 16, 0));
+  for (const op of ops) builder.add(op.kind, op.partitionId, op.key, op.kind === EntryKind.Put ? op.value : undefined);
+  return builder.finish(seqno, timeMs);
 }
 
 /**

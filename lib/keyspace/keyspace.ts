@@ -28,7 +28,7 @@ import { PartitionRegistry } from './partition-registry.js';
 import { checkKeyspaceDirectory, recoverKeyspace, type Recovered } from './recovery.js';
 import { type Snapshot, newSnapshot } from './snapshot.js';
 import { type WriteBatch, newWriteBatch } from './write-batch.js';
-import { type TreeOp, WritePath } from './write-path.js';
+import { type ReplayedOp, WritePath } from './write-path.js';
 
 export type { BackgroundError, CompactionOptions, CompactionRunOptions, KeyspaceOptions, WriteOptions } from './options.js';
 export { KEYSPACE_OPTIONS } from './options.js';
@@ -180,7 +180,7 @@ export class Keyspace implements AsyncDisposable {
   }
 
   async #applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly DecodedOp[]): Promise<void> {
-    const data: TreeOp[] = [];
+    const data: ReplayedOp[] = [];
     let byId: Map<number, Tree> | undefined;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
@@ -202,7 +202,7 @@ export class Keyspace implements AsyncDisposable {
           details: { seqno, partitionId: op.partitionId },
         });
       }
-      data.push({ tree, kind: op.kind, key: op.key, value: op.value, partitionId: op.partitionId });
+      data.push({ tree, kind: op.kind, key: op.key, value: op.value });
     }
     if (data.length === ops.length) await this.#writes.applyReplayed(seqno, timeMs, data);
     else {

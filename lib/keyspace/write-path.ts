@@ -4,15 +4,25 @@
 // seqno. Main thread only; write() may be called concurrently.
 import { ErrorCodes, hasCode } from '../errors.js';
 import type { EntryKind } from '../codec/entry.js';
-import { encodeBatch, JournalOpKind, type BatchOp } from '../journal/record.js';
+import { encodeBatch, type JournalOpKind, type RecordBuilder } from '../journal/record.js';
 import type { Journal } from '../journal/journal.js';
 import type { Tree } from '../tree/tree.js';
 import { type Durability, optionsObject, toDurability } from './arguments.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import { WRITE_OPTIONS, type WriteOptions } from './options.js';
 
-/** One operation of a write, resolved to its tree; also what the journal record encodes. */
-export interface TreeOp extends BatchOp {
+/**
+ * A write: its ops already encoded into their journal record (RecordBuilder: the one copy
+ * of the keys and values), and the tree each op applies to.
+ */
+export interface PendingWrite {
+  record: RecordBuilder;
+  /** trees[i] is op i's. */
+  trees: Tree[];
+}
+
+/** One op of a batch replayed from a shipped journal, resolved to its tree. */
+export interface ReplayedOp {
   tree: Tree;
   kind: EntryKind;
   key: Buffer;
@@ -90,7 +100,7 @@ export class WritePath {
    * memtables, without a journal record: the caller flushes before it trusts the result.
    * `seqno` must be above the visible seqno. Waits for room like a write.
    */
-  async applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly TreeOp[]): Promise<void> {
+  async applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly ReplayedOp[]): Promise<void> {
     if (seqno <= this.#visibleSeqno) throw new RangeError(`replayed seqno ${seqno} is not above ${this.#visibleSeqno}`);
     for (const op of ops) for (let wait = op.tree.waitForRoom(); wait !== undefined; wait = op.tree.waitForRoom()) await wait;
     this.#state.checkWritable();
@@ -125,14 +135,16 @@ export class WritePath {
    * Not an async function: the common path adds no promise of its own to the journal's,
    * which matters at a few microseconds per awaited put.
    */
-  write(ops: TreeOp[], options: WriteOptions | undefined): Promise<void> {
+  write(write: PendingWrite, options: WriteOptions | undefined): Promise<void> {
     try {
       const durability = options === undefined ? this.#durability : toDurability(optionsObject<WriteOptions>(options, 'options', WRITE_OPTIONS).durability, this.#durability);
       this.#state.checkWritable();
-      for (let i = 0; i < ops.length; i++) {
-        if (ops[i].tree.waitForRoom() !== undefined) return this.#writeWhenRoom(ops, durability);
+      const trees = write.trees;
+      for (let i = 0; i < trees.length; i++) {
+        if (i > 0 && trees[i] === trees[i - 1]) continue;
+        if (trees[i].waitForRoom() !== undefined) return this.#writeWhenRoom(write, durability);
       }
-      return this.#append(ops, durability);
+      return this.#append(write, durability);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -144,11 +156,11 @@ export class WritePath {
   }
 
   /** Back-pressure: waits until every partition written to has room, then appends. */
-  async #writeWhenRoom(ops: TreeOp[], durability: Durability): Promise<void> {
+  async #writeWhenRoom(write: PendingWrite, durability: Durability): Promise<void> {
     const started = performance.now();
     try {
-      for (const op of ops) {
-        for (let wait = op.tree.waitForRoom(); wait !== undefined; wait = op.tree.waitForRoom()) {
+      for (const tree of new Set(write.trees)) {
+        for (let wait = tree.waitForRoom(); wait !== undefined; wait = tree.waitForRoom()) {
           await wait;
           this.#state.checkWritable();
         }
@@ -157,28 +169,31 @@ export class WritePath {
       this.#stalledMs += performance.now() - started;
       this.#stalls++;
     }
-    return this.#append(ops, durability);
+    return this.#append(write, durability);
   }
 
-  #append(ops: TreeOp[], durability: Durability): Promise<void> {
+  #append({ record, trees }: PendingWrite, durability: Durability): Promise<void> {
     if (this.#journal === undefined) {
       this.#state.checkWritable();
       throw new Error('a keyspace without a journal accepted a write');
     }
+    const count = trees.length;
     const seqno = this.#nextSeqno;
-    this.#nextSeqno += ops.length;
+    this.#nextSeqno += count;
     const timeMs = this.#commitTime();
-    const record = encodeBatch(seqno, ops, timeMs);
+    const framed = record.finish(seqno, timeMs);
     this.#inflight++;
     return this.#journal
-      .append(record, durability === 'sync' ? SYNC : BUFFERED, () => {
-        for (let i = 0; i < ops.length; i++) {
-          const op = ops[i];
-          op.tree.apply(op.key, seqno + i, op.kind, op.value);
-        }
-        this.#visibleSeqno = seqno + ops.length - 1;
+      .append(framed, durability === 'sync' ? SYNC : BUFFERED, () => {
+        // Keys and values go to the memtables as views into the record: no further copy.
+        const kinds = record.kinds;
+        // Only data ops (Put, Delete) come through write(); registry records have their own path.
+        for (let i = 0; i < count; i++) trees[i].apply(record.key(i), seqno + i, kinds[i] as EntryKind, record.value(i));
+        this.#visibleSeqno = seqno + count - 1;
         this.#visibleTimeMs = timeMs;
-        for (let i = 0; i < ops.length; i++) ops[i].tree.maybeFreeze(this.#visibleSeqno);
+        for (let i = 0; i < count; i++) {
+          if (i === 0 || trees[i] !== trees[i - 1]) trees[i].maybeFreeze(this.#visibleSeqno);
+        }
       })
       .then(this.#appended, this.#appendFailed);
   }

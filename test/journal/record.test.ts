@@ -6,6 +6,7 @@ import { EntryKind } from '../../lib/codec/entry.js';
 import {
   JOURNAL_HEADER_BYTES,
   RECORD_HEADER_BYTES,
+  RecordBuilder,
   decodeBatch,
   decodeHeader,
   encodeBatch,
@@ -109,4 +110,34 @@ t.test('file header', async (t) => {
   future.writeUInt32LE(3, 8);
   future.writeUInt32LE(crc32(future.subarray(0, 20)), 20);
   t.throws(() => decodeHeader(future, 'x'), { code: 'CAIRN_UNSUPPORTED_FORMAT' });
+});
+
+t.test('RecordBuilder: ops copied straight into the record, strings as UTF-8, views valid after finish', async (t) => {
+  const builder = new RecordBuilder(8);
+  const source = Buffer.from('mutable');
+  builder.add(EntryKind.Put, 3, 'kéy', source);
+  builder.add(EntryKind.Delete, 4, new Uint8Array([1, 2, 3]), undefined);
+  const big = Buffer.alloc(10_000, 7);
+  builder.add(EntryKind.Put, 3, big.subarray(0, 5), big);
+  source.fill(0);
+  const record = builder.finish(2 ** 40);
+  t.equal(record.readUInt32LE(0), record.length - RECORD_HEADER_BYTES, 'framed: the length covers the payload');
+  const decoded = decodeBatch(record.subarray(RECORD_HEADER_BYTES));
+  t.equal(decoded.seqno, 2 ** 40);
+  t.same(
+    decoded.ops.map((op) => [op.kind, op.partitionId, op.key.toString('hex'), op.value.length]),
+    [
+      [EntryKind.Put, 3, Buffer.from('kéy').toString('hex'), 7],
+      [EntryKind.Delete, 4, '010203', 0],
+      [EntryKind.Put, 3, '0707070707', 10_000],
+    ],
+  );
+  t.equal(decoded.ops[0].value.toString(), 'mutable', 'copied at add: a later change to the source does not show');
+  t.equal(builder.key(0).toString(), 'kéy');
+  t.ok(builder.value(2).equals(big));
+  t.equal(builder.value(1).length, 0);
+  t.equal(builder.key(2).buffer, record.buffer, 'views share the record’s memory');
+  t.ok(record.buffer.byteLength < record.length * 1.3, 'a grown buffer is trimmed to the record');
+  t.throws(() => builder.add(EntryKind.Put, 1, 'x', 'y'), RangeError, 'finished');
+  t.throws(() => new RecordBuilder().finish(1), RangeError, 'no op');
 });

@@ -17,6 +17,7 @@ import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backu
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { BackupStore } from './store.js';
 import { shippedCodecOf, shipperContext } from './ship-context.js';
+import { BackupSchedule, type ScheduleOptions, parseDuration } from './schedule.js';
 import { type PointInTimeResult, type RestorePlan, planPointInTime, restorePointInTime, toTimeMs } from './point-in-time.js';
 import { type RestoreWindow, computeWindow } from './shipped-catalog.js';
 import { type ShipOptions, Shipper } from './shipper.js';
@@ -67,6 +68,7 @@ const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: 
 const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
 const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, quarantine: true, concurrency: true, signal: true, onProgress: true });
 const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true, toSeqno: true, toTime: true, dryRun: true });
+const SCHEDULE_OPTIONS = optionNames<ScheduleOptions>({ every: true, keepLast: true, maxAge: true, verify: true });
 const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
 
@@ -299,6 +301,39 @@ export class BackupEngine {
     if (typeof maxObjectBytes !== 'number' || !Number.isSafeInteger(maxObjectBytes)) throw new TypeError('options.maxObjectBytes must be an integer');
     if (maxObjectBytes < 1024 || maxObjectBytes > 1024 * 1024 * 1024) throw new RangeError('options.maxObjectBytes must be between 1024 and 1073741824');
     return new Shipper(ks, shipperContext(this.#ctx, (k) => this.backup(k)), { intervalMs, maxObjectBytes });
+  }
+
+  /**
+   * Takes a backup of `ks` every `every` (with up to a tenth of it as jitter), then prunes
+   * (`keepLast`, `maxAge`) and verifies (`verify`) when asked. Runs never overlap; when the
+   * store's newest backup of `ks` is older than one interval (a run missed while the
+   * process was down), the first run starts at once.
+   * @returns The running schedule (stop, stats; 'backup', 'prune', 'verify', 'error' events).
+   * @throws TypeError / RangeError for invalid arguments.
+   */
+  schedule(ks: Keyspace, options: ScheduleOptions): BackupSchedule {
+    if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
+    const o = optionsObject<ScheduleOptions>(options, 'options', SCHEDULE_OPTIONS);
+    if (o.every === undefined) throw new TypeError('options.every is required');
+    const everyMs = parseDuration(o.every, 'options.every');
+    if (everyMs < 10) throw new RangeError('options.every must be at least 10 ms');
+    if (o.keepLast !== undefined && (!Number.isSafeInteger(o.keepLast) || o.keepLast < 1)) throw new RangeError('options.keepLast must be a positive integer');
+    const maxAgeMs = o.maxAge === undefined ? undefined : parseDuration(o.maxAge, 'options.maxAge');
+    if (o.verify !== undefined && typeof o.verify !== 'boolean' && o.verify !== 'full') throw new TypeError("options.verify must be a boolean or 'full'");
+    return new BackupSchedule(
+      ks,
+      {
+        backup: (k) => this.backup(k),
+        prune: (p) => this.prune(p),
+        verify: (id, full) => this.verify(id, { full }),
+        newestBackupAt: async (keyspaceId) => {
+          const own = (await this.list()).filter((b) => b.keyspaceId === keyspaceId);
+          return own.length === 0 ? undefined : Math.max(...own.map((b) => Date.parse(b.createdAt)));
+        },
+        clock: this.#ctx.clock,
+      },
+      { everyMs, keepLast: o.keepLast, maxAgeMs, verify: o.verify ?? false },
+    );
   }
 
   /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. Resolves when closed. */

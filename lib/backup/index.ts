@@ -12,3 +12,4 @@ export { openStore, type OpenStoreOptions } from './open-store.js';
 export { Shipper, type ShipOptions, type ShipperStats, type ShipperStopOptions, type ShipperWaitOptions, type ShippedEvent } from './shipper.js';
 export type { PointInTimeResult, RestorePlan } from './point-in-time.js';
 export type { RestoreWindow } from './shipped-catalog.js';
+export { BackupSchedule, type ScheduleOptions, type ScheduleStats } from './schedule.js';

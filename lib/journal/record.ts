@@ -17,7 +17,7 @@ export interface BatchOp {
   kind: EntryKind;
   partitionId: number;
   key: Uint8Array;
-  /** Required for Put, ignored for Delete. */
+  /** Required for Put and RangeDelete (the exclusive end; empty: no upper bound), ignored for Delete. */
   value?: Uint8Array;
 }
 
@@ -84,8 +84,8 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
       throw new RangeError(`op ${i}: partitionId must be a non-negative safe integer`);
     }
     size += 1 + varintLength(op.partitionId) + varintLength(op.key.length) + op.key.length;
-    if (op.kind === EntryKind.Put) {
-      if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put needs a Buffer or Uint8Array value`);
+    if (op.kind === EntryKind.Put || op.kind === EntryKind.RangeDelete) {
+      if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put or RangeDelete needs a Buffer or Uint8Array value`);
       size += varintLength(op.value.length) + op.value.length;
     } else if (op.kind !== EntryKind.Delete) {
       throw new RangeError(`op ${i}: unknown kind ${String(op.kind)}`);
@@ -102,7 +102,7 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
     o = writeVarint(buf, o, op.key.length);
     buf.set(op.key, o);
     o += op.key.length;
-    if (op.kind === EntryKind.Put) {
+    if (op.kind !== EntryKind.Delete) {
       const value = op.value as Uint8Array;
       o = writeVarint(buf, o, value.length);
       buf.set(value, o);
@@ -136,12 +136,12 @@ export function decodeBatch(payload: Buffer): DecodedBatch {
   const ops: DecodedOp[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const kind = r.byte();
-    if (kind !== EntryKind.Put && kind !== EntryKind.Delete) {
+    if (kind !== EntryKind.Put && kind !== EntryKind.Delete && kind !== EntryKind.RangeDelete) {
       throw new CairnError(ErrorCodes.CORRUPTION, `Malformed record: unknown kind ${kind}`);
     }
     const partitionId = r.varint();
     const key = r.bytes(r.varint());
-    const value = kind === EntryKind.Put ? r.bytes(r.varint()) : EMPTY;
+    const value = kind === EntryKind.Delete ? EMPTY : r.bytes(r.varint());
     ops[i] = { kind, partitionId, key, value };
   }
   if (r.remaining !== 0) throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: trailing bytes');

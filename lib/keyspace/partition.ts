@@ -5,7 +5,7 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { type Entry, EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, describe, toBounds, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, describe, toBounds, toDeletionRange, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
 import type { Keyspace } from './keyspace.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import type { WriteOptions } from './options.js';
@@ -132,6 +132,28 @@ export class Partition {
       const k = toKey(key);
       this.#checkUsable();
       return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Deletes every key in the range (all keys without one) with a single range tombstone:
+   * the cost is the same whatever the range holds (RocksDB's DeleteRange). Reads,
+   * iterators and snapshots taken afterwards no longer see those keys; a write after
+   * the clear is visible again; compaction reclaims the space. Resolves, orders and
+   * rejects as {@link Partition.put}; an empty range writes nothing.
+   *
+   * @param range - `gt`/`gte` and `lt`/`lte` bounds (keys as in put); no other options.
+   * @throws TypeError for a bound that is not a string or Uint8Array; RangeError for an
+   *   unknown option or a bound over the key limit. Thrown as rejections, before any I/O.
+   */
+  clear(range?: KeyBounds, options?: WriteOptions): Promise<void> {
+    try {
+      const bounds = toDeletionRange(range);
+      this.#checkUsable();
+      if (bounds === undefined) return Promise.resolve();
+      return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.RangeDelete, key: bounds.start, value: bounds.end }], options);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -94,6 +94,17 @@ function valueSource(random) {
   };
 }
 
+// Half-compressible values (issue 14's bytes-on-disk row): 50 random bytes from the pool,
+// then 50 bytes of one repeated letter, as db_bench's compression ratio 0.5.
+function halfCompressibleSource(random) {
+  const random100 = valueSource(random);
+  return (i) => {
+    const value = Buffer.alloc(VALUE_BYTES, 97);
+    random100(i).copy(value, 0, 0, VALUE_BYTES / 2);
+    return value;
+  };
+}
+
 function permutation(n, random) {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -120,6 +131,16 @@ const workloads = {
   },
   async fillbatch(store, n, random) {
     const value = valueSource(random);
+    const order = permutation(n, random);
+    for (let start = 0; start < n; start += 1000) {
+      const pairs = [];
+      for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
+      await store.putMany(pairs);
+    }
+    return n;
+  },
+  async fillhalf(store, n, random) {
+    const value = halfCompressibleSource(random);
     const order = permutation(n, random);
     for (let start = 0; start < n; start += 1000) {
       const pairs = [];
@@ -242,5 +263,6 @@ process.stdout.write(
     ...result,
     writeBytes: writtenBefore === null ? null : writtenAfter - writtenBefore,
     maxRssKiB: process.resourceUsage().maxRSS,
+    diskBytesAfterClose: diskBytes(spec.dir),
   })}\n`,
 );

@@ -1,13 +1,8 @@
 // The internal record every LSM layer passes around: a user key at a sequence number,
 // either a value or a tombstone. Immutable once created; safe to share between layers.
 
-/**
- * What an entry does to its key. The numeric values are part of the on-disk format.
- * RangeDelete is a journal op only (key: the range's start, value: its exclusive end,
- * empty for none; see lib/codec/range-tombstones.ts): memtables and segments keep range
- * tombstones apart from their entries, so no Entry has that kind.
- */
-export const EntryKind = { Delete: 0, Put: 1, RangeDelete: 2 } as const;
+/** What an entry does to its key. The numeric values are part of the on-disk format. */
+export const EntryKind = { Delete: 0, Put: 1 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
 export interface Entry {

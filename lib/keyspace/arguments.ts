@@ -18,6 +18,27 @@ export function toKey(key: unknown, what = 'key'): Buffer {
   return buf;
 }
 
+/** Checks a key to be written (it is copied later, straight into its journal record). */
+export function checkKey(key: unknown): asserts key is Bytes {
+  checkBytes(key, 'key', MAX_KEY_BYTES);
+}
+
+/** Checks a value to be written, as checkKey. */
+export function checkValue(value: unknown): asserts value is Bytes {
+  checkBytes(value, 'value', MAX_VALUE_BYTES);
+}
+
+function checkBytes(input: unknown, what: string, limit: number): void {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new TypeError(`${what} must be a string or a Uint8Array (got ${describe(input)})`);
+  const length = byteLength(input);
+  if (length > limit) throw new RangeError(`${what} is ${length} bytes; the limit is ${limit}`);
+}
+
+/** Bytes a key or value takes (UTF-8 for a string). */
+export function byteLength(bytes: Bytes): number {
+  return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+}
+
 /** For lookups only: the key's bytes without a copy (nothing keeps a reference to it). */
 export function toKeyView(key: unknown): Buffer {
   if (typeof key === 'string') return Buffer.from(key, 'utf8');

@@ -6,6 +6,7 @@ import type { FileSystem } from '../fs/file-system.js';
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
 import { RangeTombstones, keySuccessor } from '../codec/range-tombstones.js';
+import { type DataOpKind, JournalOpKind } from '../journal/record.js';
 import { Memtable } from '../memtable/memtable.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
@@ -305,8 +306,8 @@ export class Tree {
    * accepted it. A RangeDelete's key is the range's start and its value the exclusive end
    * (empty: no upper bound).
    */
-  apply(key: Buffer, seqno: number, kind: EntryKind, value: Buffer): void {
-    if (kind === EntryKind.RangeDelete) this.active.deleteRange(key, value.length === 0 ? null : value, seqno);
+  apply(key: Buffer, seqno: number, kind: DataOpKind, value: Buffer): void {
+    if (kind === JournalOpKind.RangeDelete) this.active.deleteRange(key, value.length === 0 ? null : value, seqno);
     else this.active.insert(key, seqno, kind, value);
   }
 

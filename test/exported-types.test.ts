@@ -72,6 +72,12 @@ import {
   type PruneResult,
   type RestoreOptions,
   type RestoreResult,
+  Shipper,
+  type ShipOptions,
+  type ShippedEvent,
+  type ShipperStats,
+  type ShipperStopOptions,
+  type ShipperWaitOptions,
   type StoreBody,
   type StoreGetOptions,
   type StoreInfo,
@@ -325,6 +331,21 @@ t.test('backup engine, store and their option and result types', async (t) => {
   const pruned: PruneResult = await engine.prune(pruneOptions);
   t.same(pruned.kept, [backup.id]);
   t.same(pruned.deleted, []);
+
+  const shipOptions: ShipOptions = { intervalMs: 10 };
+  const shipper: Shipper = engine.ship(ks, shipOptions);
+  t.ok(shipper instanceof Shipper);
+  const shippedEvents: ShippedEvent[] = [];
+  shipper.on('shipped', (e: ShippedEvent) => shippedEvents.push(e));
+  await shipper.flush();
+  await p.put('shipped', '1');
+  const waitOptions: ShipperWaitOptions = {};
+  t.equal(await shipper.waitFor(ks.seqno, waitOptions), ks.seqno);
+  const shipStats: ShipperStats = shipper.stats();
+  t.equal(shipStats.lagSeqnos, 0);
+  t.equal(shippedEvents.at(-1)?.lastSeqno, ks.seqno);
+  const stopOptions: ShipperStopOptions = { releaseSlot: true };
+  await shipper.stop(stopOptions);
 
   const body: StoreBody = Buffer.from('probe');
   const putOptions: StorePutOptions = { ifNoneMatch: true };

@@ -16,6 +16,8 @@ import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { BackupStore } from './store.js';
+import { shipperContext } from './ship-context.js';
+import { type ShipOptions, Shipper } from './shipper.js';
 import { type BackupOptions, type BackupResult, takeBackup } from './take-backup.js';
 import { type VerifyOptions, type VerifyResult, verifyBackup } from './verify-backup.js';
 
@@ -63,6 +65,7 @@ const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: 
 const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
 const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, quarantine: true, concurrency: true, signal: true, onProgress: true });
 const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true });
+const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
 
 const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
@@ -243,6 +246,27 @@ export class BackupEngine {
       dryRun: o.dryRun === true,
       concurrency: concurrency(o.concurrency, 8),
     });
+  }
+
+  /**
+   * Starts shipping `ks`'s journal into this store (docs/shipping.md): about every
+   * `intervalMs`, what was committed (and is durable locally) goes into an immutable
+   * shipped object, so that a restore can reach any seqno or moment up to about one
+   * interval ago. Resumes where the store's last object ends; when the local journal
+   * cannot continue it (a new store, a dropped slot), takes a base backup first. A journal
+   * slot keeps unshipped journal files from deletion while the store is unreachable.
+   * @returns The running Shipper (flush, waitFor, stats, stop; 'shipped' and 'error' events).
+   * @throws TypeError / RangeError for invalid arguments.
+   */
+  ship(ks: Keyspace, options?: ShipOptions): Shipper {
+    if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
+    const o = optionsObject<ShipOptions>(options, 'options', SHIP_OPTIONS);
+    const intervalMs = duration(o.intervalMs, 'options.intervalMs', 1000, 10);
+    if (intervalMs > 3_600_000) throw new RangeError('options.intervalMs must be at most 3600000');
+    const maxObjectBytes = o.maxObjectBytes ?? 16 * 1024 * 1024;
+    if (typeof maxObjectBytes !== 'number' || !Number.isSafeInteger(maxObjectBytes)) throw new TypeError('options.maxObjectBytes must be an integer');
+    if (maxObjectBytes < 1024 || maxObjectBytes > 1024 * 1024 * 1024) throw new RangeError('options.maxObjectBytes must be between 1024 and 1073741824');
+    return new Shipper(ks, shipperContext(this.#ctx, (k) => this.backup(k)), { intervalMs, maxObjectBytes });
   }
 
   /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. Resolves when closed. */

@@ -9,3 +9,4 @@ export type { BackupPhase, BackupProgress, ProgressListener } from './progress.j
 export type { BackupManifest, ManifestFile, StoreInfo } from './manifest.js';
 export type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
 export { openStore, type OpenStoreOptions } from './open-store.js';
+export { Shipper, type ShipOptions, type ShipperStats, type ShipperStopOptions, type ShipperWaitOptions, type ShippedEvent } from './shipper.js';

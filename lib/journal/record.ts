@@ -6,15 +6,31 @@ import { Reader, varintLength, writeVarint } from '../codec/varint.js';
 import { CairnError, ErrorCodes } from '../errors.js';
 
 export const JOURNAL_MAGIC = Buffer.from('CAIRNJNL', 'latin1');
-export const JOURNAL_FORMAT_VERSION = 1;
+/** Version written: 2 adds each batch's commit time. Version 1 files still read. */
+export const JOURNAL_FORMAT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
 /** magic(8) + format version u32 + file number u64 + crc32 of the first 20 bytes u32. */
 export const JOURNAL_HEADER_BYTES = 24;
 /** payload length u32 + payload crc32 u32. */
 export const RECORD_HEADER_BYTES = 8;
 
+/**
+ * Kinds of journal ops: the entry kinds (Put, Delete) and the registry changes that travel
+ * in the journal so that a replay elsewhere (a point-in-time restore) knows partitions
+ * created or dropped after its base: key = the partition's name, partitionId = its id.
+ * Recovery of the keyspace itself ignores the registry kinds (keyspace.json decides).
+ */
+export const JournalOpKind = { ...EntryKind, PartitionCreate: 2, PartitionDrop: 3 } as const;
+export type JournalOpKind = (typeof JournalOpKind)[keyof typeof JournalOpKind];
+
+/** True for the ops that change data (Put, Delete), false for registry changes. */
+export function isEntryKind(kind: JournalOpKind): kind is EntryKind {
+  return kind === EntryKind.Put || kind === EntryKind.Delete;
+}
+
 /** One operation of a batch as handed to encodeBatch. */
 export interface BatchOp {
-  kind: EntryKind;
+  kind: JournalOpKind;
   partitionId: number;
   key: Uint8Array;
   /** Required for Put, ignored for Delete. */
@@ -23,7 +39,7 @@ export interface BatchOp {
 
 /** One operation as decoded. Views into the record's buffer; Delete carries an empty value. */
 export interface DecodedOp {
-  kind: EntryKind;
+  kind: JournalOpKind;
   partitionId: number;
   key: Buffer;
   value: Buffer;
@@ -33,6 +49,8 @@ export interface DecodedBatch {
   /** Seqno of the first op; op i has seqno + i. */
   seqno: number;
   ops: DecodedOp[];
+  /** Commit time in ms since the epoch; undefined for a format-1 record. */
+  timeMs: number | undefined;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -46,7 +64,7 @@ export function encodeHeader(fileNumber: number): Buffer {
   return buf;
 }
 
-/** Parses a header; CAIRN_CORRUPTION or CAIRN_UNSUPPORTED_FORMAT when it is not a v1 journal header. */
+/** Parses a header; CAIRN_CORRUPTION or CAIRN_UNSUPPORTED_FORMAT when it is not a v1 or v2 journal header. */
 export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; version: number } {
   if (
     buf.length < JOURNAL_HEADER_BYTES ||
@@ -56,7 +74,7 @@ export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; v
     throw new CairnError(ErrorCodes.CORRUPTION, `Not a valid journal header: ${path}`, { details: { path, offset: 0 } });
   }
   const version = buf.readUInt32LE(8);
-  if (version !== JOURNAL_FORMAT_VERSION) {
+  if (version < OLDEST_READABLE_VERSION || version > JOURNAL_FORMAT_VERSION) {
     throw new CairnError(ErrorCodes.UNSUPPORTED_FORMAT, `Journal format version ${version} is not supported: ${path}`, {
       details: { path, version },
     });
@@ -68,8 +86,8 @@ export function decodeHeader(buf: Buffer, path: string): { fileNumber: number; v
   return { fileNumber: Number(n), version };
 }
 
-/** Bytes reserved before the first op: the frame header, then room for the seqno and count varints. */
-const RECORD_PREFIX_BYTES = RECORD_HEADER_BYTES + 8 + 5;
+/** Bytes reserved before the first op: the frame header, then room for the seqno, count and time varints. */
+const RECORD_PREFIX_BYTES = RECORD_HEADER_BYTES + 8 + 5 + 8;
 /** Most bytes an op takes beside its key and value: kind, and varints of partition id, key and value lengths. */
 const OP_OVERHEAD_BYTES = 1 + 5 + 5 + 5;
 /** The most ops one record takes (the count varint's reserved 5 bytes hold up to 2^35 - 1). */
@@ -86,7 +104,7 @@ export class RecordBuilder {
   #length = RECORD_PREFIX_BYTES;
   #count = 0;
   /** Per op: kind, and where its key and value lie in the buffer (value end = next op's start for Puts). */
-  readonly kinds: EntryKind[] = [];
+  readonly kinds: JournalOpKind[] = [];
   readonly partitionIds: number[] = [];
   readonly keyStarts: number[] = [];
   readonly keyEnds: number[] = [];
@@ -104,7 +122,7 @@ export class RecordBuilder {
   }
 
   /** Appends a Put (value given) or a Delete (value undefined). Key and value are copied now. */
-  add(kind: EntryKind, partitionId: number, key: Uint8Array | string, value: Uint8Array | string | undefined): void {
+  add(kind: JournalOpKind, partitionId: number, key: Uint8Array | string, value: Uint8Array | string | undefined): void {
     if (this.#record !== undefined) throw new RangeError('the record is finished');
     if (this.#count >= MAX_RECORD_OPS) throw new RangeError('batch too large for one journal record');
     const keyLength = typeof key === 'string' ? Buffer.byteLength(key) : key.length;
@@ -133,19 +151,21 @@ export class RecordBuilder {
   }
 
   /**
-   * The framed record for ops numbered from `seqno` (length, crc, payload); ready for
-   * JournalWriter.append. After it, key(i) and value(i) are views into that record.
+   * The framed format-2 record for ops numbered from `seqno`, committed at `timeMs` (ms
+   * since the epoch): length, crc, payload; ready for JournalWriter.append. After it,
+   * key(i) and value(i) are views into that record.
    */
-  finish(seqno: number): Buffer {
+  finish(seqno: number, timeMs = 0): Buffer {
     if (!Number.isSafeInteger(seqno) || seqno < 0) throw new RangeError('seqno must be a non-negative safe integer');
+    if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError('timeMs must be a non-negative safe integer');
     if (this.#count === 0) throw new RangeError('a batch needs at least one op');
     if (this.#count - 1 > MAX_SEQNO - seqno) throw new RangeError('batch seqnos exceed the maximum');
     if (this.#record !== undefined) throw new RangeError('the record is finished');
     // The varints go right before the first op; the frame header right before them.
-    const varints = varintLength(seqno) + varintLength(this.#count);
+    const varints = varintLength(seqno) + varintLength(this.#count) + varintLength(timeMs);
     const start = RECORD_PREFIX_BYTES - varints - RECORD_HEADER_BYTES;
     const buf = this.#buf;
-    writeVarint(buf, writeVarint(buf, start + RECORD_HEADER_BYTES, seqno), this.#count);
+    writeVarint(buf, writeVarint(buf, writeVarint(buf, start + RECORD_HEADER_BYTES, seqno), this.#count), timeMs);
     const size = this.#length - start - RECORD_HEADER_BYTES;
     if (size > 0xffffffff) throw new RangeError('batch too large for one journal record');
     buf.writeUInt32LE(size, start);
@@ -186,10 +206,12 @@ function copyInto(buf: Buffer, bytes: Uint8Array, offset: number): number {
 }
 
 /**
- * Encodes one atomic batch as a complete framed record (length, crc, payload), ready for
- * JournalWriter.append. Validates everything before encoding.
+ * Encodes one atomic batch as a complete framed format-2 record (length, crc, payload),
+ * ready for JournalWriter.append. `timeMs` is the commit time (ms since the epoch).
+ * Validates everything before encoding.
  */
-export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
+export function encodeBatch(seqno: number, ops: readonly BatchOp[], timeMs = 0): Buffer {
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new RangeError('timeMs must be a non-negative safe integer');
   if (!Array.isArray(ops) || ops.length === 0) throw new RangeError('a batch needs at least one op');
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
@@ -199,30 +221,36 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[]): Buffer {
     }
     if (op.kind === EntryKind.Put) {
       if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put needs a Buffer or Uint8Array value`);
-    } else if (op.kind !== EntryKind.Delete) {
+    } else if (op.kind !== EntryKind.Delete && op.kind !== JournalOpKind.PartitionCreate && op.kind !== JournalOpKind.PartitionDrop) {
       throw new RangeError(`op ${i}: unknown kind ${String(op.kind)}`);
     }
   }
   const builder = new RecordBuilder(ops.reduce((n, op) => n + op.key.length + (op.value?.length ?? 0) + 16, 0));
   for (const op of ops) builder.add(op.kind, op.partitionId, op.key, op.kind === EntryKind.Put ? op.value : undefined);
-  return builder.finish(seqno);
+  return builder.finish(seqno, timeMs);
 }
 
 /**
- * The seqno range a framed record covers, read without decoding its ops. For records
- * made by encodeBatch; CAIRN_CORRUPTION if the varints run off the end.
+ * The seqno range and commit time a framed record covers, read without decoding its ops.
+ * `version` is the journal format of the file it comes from (default: the current one).
+ * CAIRN_CORRUPTION if the varints run off the end.
  */
-export function recordSeqnoRange(record: Buffer): { first: number; last: number } {
+export function recordSeqnoRange(record: Buffer, version = JOURNAL_FORMAT_VERSION): { first: number; last: number; timeMs: number | undefined } {
   const r = new Reader(record, RECORD_HEADER_BYTES);
   const first = r.varint();
-  return { first, last: first + r.varint() - 1 };
+  const last = first + r.varint() - 1;
+  return { first, last, timeMs: version >= 2 ? r.varint() : undefined };
 }
 
-/** Decodes a record's payload (the bytes after length and crc). CAIRN_CORRUPTION on any malformation. */
-export function decodeBatch(payload: Buffer): DecodedBatch {
+/**
+ * Decodes a record's payload (the bytes after length and crc) of a file of journal format
+ * `version` (default: the current one). CAIRN_CORRUPTION on any malformation.
+ */
+export function decodeBatch(payload: Buffer, version = JOURNAL_FORMAT_VERSION): DecodedBatch {
   const r = new Reader(payload);
   const seqno = r.varint();
   const count = r.varint();
+  const timeMs = version >= 2 ? r.varint() : undefined;
   // Each op takes at least 3 bytes; this bounds the array before trusting count.
   if (count === 0 || count > payload.length || count - 1 > MAX_SEQNO - seqno) {
     throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: bad op count');
@@ -230,14 +258,14 @@ export function decodeBatch(payload: Buffer): DecodedBatch {
   const ops: DecodedOp[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const kind = r.byte();
-    if (kind !== EntryKind.Put && kind !== EntryKind.Delete) {
+    if (kind > JournalOpKind.PartitionDrop || (version < 2 && kind > EntryKind.Put)) {
       throw new CairnError(ErrorCodes.CORRUPTION, `Malformed record: unknown kind ${kind}`);
     }
     const partitionId = r.varint();
     const key = r.bytes(r.varint());
     const value = kind === EntryKind.Put ? r.bytes(r.varint()) : EMPTY;
-    ops[i] = { kind, partitionId, key, value };
+    ops[i] = { kind: kind as JournalOpKind, partitionId, key, value };
   }
   if (r.remaining !== 0) throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: trailing bytes');
-  return { seqno, ops };
+  return { seqno, ops, timeMs };
 }

@@ -9,6 +9,7 @@ import { CairnError, ErrorCodes, systemError } from '../errors.js';
 import { listJournalFiles } from '../journal/journal-files.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { Journal } from '../journal/journal.js';
+import { isEntryKind } from '../journal/record.js';
 import {
   backupStagingPrefix,
   legacyBackupStagingPrefix,
@@ -23,6 +24,7 @@ import {
 } from '../layout/file-names.js';
 import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { Tree, type TreeHost } from '../tree/tree.js';
+import { readSlots } from './journal-slots.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -62,6 +64,10 @@ export interface Recovered {
   replayed: { fileNumber: number; bytes: number }[];
   /** The highest seqno found in the journals or persisted in the segments. */
   lastSeqno: number;
+  /** Commit time of the newest journal record (0 when none carries one). */
+  lastTimeMs: number;
+  /** Journal slots from slots.json. */
+  slots: Map<string, number>;
 }
 
 /**
@@ -88,7 +94,8 @@ export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: 
       firstFileNumber: recovered.highestFileNumber + 1,
       sealed: recovered.sealed,
     });
-    return { meta, trees, journal, replayed: recovered.sealed, lastSeqno };
+    const slots = await readSlots(fs, root);
+    return { meta, trees, journal, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots };
   } catch (err) {
     for (const tree of trees.values()) await tree.close().catch(() => undefined);
     await journal?.close().catch(() => undefined);
@@ -110,7 +117,7 @@ async function readKeyspace(fs: FileSystem, root: string, host: TreeHost, option
     const recovered = await replayJournals(fs, root, trees, { repair: false });
     let lastSeqno = recovered.lastSeqno;
     for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
-    return { meta, trees, journal: undefined, replayed: recovered.sealed, lastSeqno };
+    return { meta, trees, journal: undefined, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots: await readSlots(fs, root) };
   } catch (err) {
     for (const tree of trees.values()) await tree.close().catch(() => undefined);
     throw err;
@@ -139,6 +146,7 @@ async function removeUnregisteredPartitions(fs: FileSystem, root: string, meta: 
 
 interface Replayed {
   lastSeqno: number;
+  lastTimeMs: number;
   highestFileNumber: number;
   sealed: { fileNumber: number; firstSeqno: number | undefined; lastSeqno: number | undefined; bytes: number }[];
 }
@@ -162,6 +170,7 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
   }
   const { files } = listing;
   let lastSeqno = 0;
+  let lastTimeMs = 0;
   const sealed: Replayed['sealed'] = [];
   for (let i = 0; i < files.length; i++) {
     const file = files[i].path;
@@ -170,10 +179,14 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
       for (let j = 0; j < record.ops.length; j++) {
         const op = record.ops[j];
         const seqno = record.seqno + j;
+        // Registry records (partition create and drop) are for replays elsewhere: here
+        // keyspace.json, the commit point of those changes, has already decided.
+        if (!isEntryKind(op.kind)) continue;
         const tree = byId.get(op.partitionId);
         if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value);
       }
       lastSeqno = Math.max(lastSeqno, record.seqno + record.ops.length - 1);
+      if (record.timeMs !== undefined) lastTimeMs = Math.max(lastTimeMs, record.timeMs);
     }
     const end = await reading.end;
     if (end.tornTail !== undefined && repair) {
@@ -187,7 +200,7 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     }
     sealed.push({ fileNumber: files[i].fileNumber, firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
-  return { lastSeqno, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
+  return { lastSeqno, lastTimeMs, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
 }
 
 /**

@@ -3,7 +3,8 @@
 // journal order, and holds writers back while a partition has no room. Owns the global
 // seqno. Main thread only; write() may be called concurrently.
 import { ErrorCodes, hasCode } from '../errors.js';
-import type { RecordBuilder } from '../journal/record.js';
+import type { EntryKind } from '../codec/entry.js';
+import { encodeBatch, type JournalOpKind, type RecordBuilder } from '../journal/record.js';
 import type { Journal } from '../journal/journal.js';
 import type { Tree } from '../tree/tree.js';
 import { type Durability, optionsObject, toDurability } from './arguments.js';
@@ -20,6 +21,14 @@ export interface PendingWrite {
   trees: Tree[];
 }
 
+/** One op of a batch replayed from a shipped journal, resolved to its tree. */
+export interface ReplayedOp {
+  tree: Tree;
+  kind: EntryKind;
+  key: Buffer;
+  value: Buffer;
+}
+
 const SYNC = { sync: true } as const;
 const BUFFERED = { sync: false } as const;
 
@@ -32,6 +41,10 @@ export class WritePath {
   #nextSeqno: number;
   /** Highest seqno applied to the memtables: what a new reader sees. */
   #visibleSeqno: number;
+  /** Commit time of the newest batch appended: times never decrease along seqnos. */
+  #lastTimeMs: number;
+  /** Commit time of the batch holding #visibleSeqno. */
+  #visibleTimeMs: number;
   /** Writes handed to the journal and not yet settled; idle() waits for them. */
   #inflight = 0;
   #idleWaiters: (() => void)[] = [];
@@ -39,16 +52,78 @@ export class WritePath {
   #stalledMs = 0;
   #stalls = 0;
 
-  constructor(journal: Journal | undefined, state: KeyspaceState, durability: Durability, lastSeqno: number) {
+  constructor(journal: Journal | undefined, state: KeyspaceState, durability: Durability, lastSeqno: number, lastTimeMs: number) {
     this.#journal = journal;
     this.#state = state;
     this.#durability = durability;
     this.#nextSeqno = lastSeqno + 1;
     this.#visibleSeqno = lastSeqno;
+    this.#lastTimeMs = lastTimeMs;
+    this.#visibleTimeMs = lastTimeMs;
   }
 
   get visibleSeqno(): number {
     return this.#visibleSeqno;
+  }
+
+  /** Commit time (ms) of the batch holding the visible seqno; 0 when unknown (nothing written since format 2). */
+  get visibleTimeMs(): number {
+    return this.#visibleTimeMs;
+  }
+
+  /**
+   * Appends a registry record (partition create or drop: docs/shipping.md §2) with a seqno
+   * of its own, durably (sync), before the caller commits the change to keyspace.json: a
+   * registry the disk holds is then always announced in the journal first.
+   */
+  appendRegistryChange(kind: typeof JournalOpKind.PartitionCreate | typeof JournalOpKind.PartitionDrop, name: string, id: number): Promise<void> {
+    try {
+      this.#state.checkWritable();
+      if (this.#journal === undefined) throw new Error('a keyspace without a journal changed its registry');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const seqno = this.#nextSeqno++;
+    const timeMs = this.#commitTime();
+    const record = encodeBatch(seqno, [{ kind, partitionId: id, key: Buffer.from(name, 'utf8') }], timeMs);
+    this.#inflight++;
+    return this.#journal
+      .append(record, SYNC, () => {
+        this.#visibleSeqno = seqno;
+        this.#visibleTimeMs = timeMs;
+      })
+      .then(this.#appended, this.#appendFailed);
+  }
+
+  /**
+   * Applies a batch replayed from elsewhere (a point-in-time restore) straight to the
+   * memtables, without a journal record: the caller flushes before it trusts the result.
+   * `seqno` must be above the visible seqno. Waits for room like a write.
+   */
+  async applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly ReplayedOp[]): Promise<void> {
+    if (seqno <= this.#visibleSeqno) throw new RangeError(`replayed seqno ${seqno} is not above ${this.#visibleSeqno}`);
+    for (const op of ops) for (let wait = op.tree.waitForRoom(); wait !== undefined; wait = op.tree.waitForRoom()) await wait;
+    this.#state.checkWritable();
+    for (let i = 0; i < ops.length; i++) ops[i].tree.apply(ops[i].key, seqno + i, ops[i].kind, ops[i].value);
+    this.skipTo(seqno + ops.length - 1, timeMs);
+    for (let i = 0; i < ops.length; i++) ops[i].tree.maybeFreeze(this.#visibleSeqno);
+  }
+
+  /** Makes `seqno` (a replayed batch with no data op here, or the last of one) the visible seqno. */
+  skipTo(seqno: number, timeMs: number | undefined): void {
+    if (seqno < this.#visibleSeqno) return;
+    this.#visibleSeqno = seqno;
+    this.#nextSeqno = seqno + 1;
+    if (timeMs !== undefined) {
+      this.#visibleTimeMs = timeMs;
+      this.#lastTimeMs = Math.max(this.#lastTimeMs, timeMs);
+    }
+  }
+
+  #commitTime(): number {
+    const now = Date.now();
+    if (now > this.#lastTimeMs) this.#lastTimeMs = now;
+    return this.#lastTimeMs;
   }
 
   get backPressure(): { stalledWrites: number; stalledMs: number } {
@@ -105,14 +180,17 @@ export class WritePath {
     const count = trees.length;
     const seqno = this.#nextSeqno;
     this.#nextSeqno += count;
-    const framed = record.finish(seqno);
+    const timeMs = this.#commitTime();
+    const framed = record.finish(seqno, timeMs);
     this.#inflight++;
     return this.#journal
       .append(framed, durability === 'sync' ? SYNC : BUFFERED, () => {
         // Keys and values go to the memtables as views into the record: no further copy.
         const kinds = record.kinds;
-        for (let i = 0; i < count; i++) trees[i].apply(record.key(i), seqno + i, kinds[i], record.value(i));
+        // Only data ops (Put, Delete) come through write(); registry records have their own path.
+        for (let i = 0; i < count; i++) trees[i].apply(record.key(i), seqno + i, kinds[i] as EntryKind, record.value(i));
         this.#visibleSeqno = seqno + count - 1;
+        this.#visibleTimeMs = timeMs;
         for (let i = 0; i < count; i++) {
           if (i === 0 || trees[i] !== trees[i - 1]) trees[i].maybeFreeze(this.#visibleSeqno);
         }

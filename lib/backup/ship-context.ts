@@ -1,0 +1,26 @@
+// What a Shipper gets from its BackupEngine: the store, the object codec, where objects
+// are built (the worker pool, or in-process through an injected file system), the base
+// backup, and the store's owner. Stateless.
+import type { Keyspace } from '../keyspace/keyspace.js';
+import { type EngineContext, claimStore, readAllManifests } from './catalog.js';
+import { defaultCompression } from './object-codec.js';
+import { buildOnWorker, buildShippedObject } from './ship-job.js';
+import type { ShipperContext } from './shipper.js';
+
+export function shipperContext(ctx: EngineContext, backup: (ks: Keyspace) => Promise<{ seqno: number }>): ShipperContext {
+  return {
+    store: ctx.store,
+    // Until the engine carries the store's codec settings (store format 2), shipped objects
+    // are compressed with the default and not encrypted.
+    codec: { compression: defaultCompression() },
+    // copyHashed is there exactly when the engine uses the real file system, which a thread can share.
+    build: ctx.copyHashed !== undefined ? (payload) => buildOnWorker(payload) : (payload) => buildShippedObject(ctx.fs, payload),
+    backup,
+    newestBackupSeqno: async (keyspaceId) => {
+      let newest: number | undefined;
+      for (const m of (await readAllManifests(ctx.store)).manifests) if (m.keyspaceId === keyspaceId) newest = Math.max(newest ?? 0, m.seqno);
+      return newest;
+    },
+    claim: async (keyspaceId) => (await claimStore(ctx, keyspaceId, false)).storeId,
+  };
+}

@@ -117,6 +117,17 @@ function permutation(n, random) {
   return order;
 }
 
+/** Random order, batches of 1,000 keys, values from `value`. */
+async function fillBatches(store, n, random, value) {
+  const order = permutation(n, random);
+  for (let start = 0; start < n; start += 1000) {
+    const pairs = [];
+    for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
+    await store.putMany(pairs);
+  }
+  return n;
+}
+
 const workloads = {
   async fillseq(store, n, random) {
     const value = valueSource(random);
@@ -129,25 +140,11 @@ const workloads = {
     for (let i = 0; i < n; i++) await store.put(key(order[i]), value(i));
     return n;
   },
-  async fillbatch(store, n, random) {
-    const value = valueSource(random);
-    const order = permutation(n, random);
-    for (let start = 0; start < n; start += 1000) {
-      const pairs = [];
-      for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
-      await store.putMany(pairs);
-    }
-    return n;
+  fillbatch(store, n, random) {
+    return fillBatches(store, n, random, valueSource(random));
   },
-  async fillhalf(store, n, random) {
-    const value = halfCompressibleSource(random);
-    const order = permutation(n, random);
-    for (let start = 0; start < n; start += 1000) {
-      const pairs = [];
-      for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
-      await store.putMany(pairs);
-    }
-    return n;
+  fillhalf(store, n, random) {
+    return fillBatches(store, n, random, halfCompressibleSource(random));
   },
   async readrandom(store, n, random) {
     let found = 0;

@@ -72,6 +72,13 @@ const SCHEDULE_OPTIONS = optionNames<ScheduleOptions>({ every: true, keepLast: t
 const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
 
+let contextOf: (engine: BackupEngine) => EngineContext;
+
+/** @internal What an engine's operations share (store, file system, clock), for the Follower. */
+export function engineContext(engine: BackupEngine): EngineContext {
+  return contextOf(engine);
+}
+
 const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
 const DEFAULT_GRACE_MS = 60 * 60 * 1000;
 
@@ -85,6 +92,10 @@ export class BackupEngine {
   readonly store: BackupStore;
   readonly #ctx: EngineContext;
   #ownsStore = false;
+
+  static {
+    contextOf = (engine) => engine.#ctx;
+  }
 
   /**
    * An engine over a store the caller opened (and closes). No I/O.

@@ -13,3 +13,4 @@ export { Shipper, type ShipOptions, type ShipperStats, type ShipperStopOptions, 
 export type { PointInTimeResult, RestorePlan } from './point-in-time.js';
 export type { RestoreWindow } from './shipped-catalog.js';
 export { BackupSchedule, type ScheduleOptions, type ScheduleStats } from './schedule.js';
+export { Follower, FollowerPartition, type FollowerOptions, type FollowerStats, type FollowerProblem, type FollowerWaitOptions, type FollowerAppliedEvent, type FollowerRebasedEvent } from './follower.js';

@@ -14,6 +14,7 @@ import { type EngineContext, byCreatedAt, readAllManifests } from './catalog.js'
 import type { BackupManifest } from './manifest.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { ShippedCodec } from './shipped-codec.js';
+import type { BackupStore } from './store.js';
 import { type FetchedShipped, type ShippedListing, backupTimeMs, chainFrom, fetchShipped, listShipped } from './shipped-catalog.js';
 import { shippedBatch, type ShippedRecord } from './shipped-object.js';
 
@@ -55,22 +56,36 @@ function notFound(message: string, details: Record<string, unknown>): CairnError
   return new CairnError(ErrorCodes.NOT_FOUND, message, { details });
 }
 
-/** The objects chained from the base, fetched one at a time; every link checked. */
-async function* replayRecords(ctx: EngineContext, codec: ShippedCodec, chain: readonly ShippedListing[], base: BackupManifest, signal: AbortSignal | undefined): AsyncGenerator<{ object: FetchedShipped; record: ShippedRecord }> {
-  let previous: FetchedShipped | undefined;
+/**
+ * Where a replay starts: the keyspace and the seqno it holds, and (when known: a follower
+ * that applied objects before) the chain value after that seqno's record.
+ */
+export interface ReplayStart {
+  keyspaceId: string;
+  seqno: number;
+  chain?: { key: string; value: Buffer };
+}
+
+/**
+ * The objects chained from `start`, fetched one at a time, and their records above its
+ * seqno; every link checked: the keyspace id (CAIRN_CORRUPTION, reason 'keyspace') and
+ * each object's preChain against the chain before it (CAIRN_CORRUPTION, reason 'chain').
+ */
+export async function* replayRecords(store: BackupStore, codec: ShippedCodec, chain: readonly ShippedListing[], start: ReplayStart, signal: AbortSignal | undefined): AsyncGenerator<{ object: FetchedShipped; record: ShippedRecord }> {
+  let previous: { key: string; value: Buffer } | undefined = start.chain;
   for (const listed of chain) {
-    const object = await fetchShipped(ctx.store, codec, listed.key, signal);
+    const object = await fetchShipped(store, codec, listed.key, signal);
     const { info } = object;
-    if (info.keyspaceId !== base.keyspaceId.toLowerCase()) {
-      throw new CairnError(ErrorCodes.CORRUPTION, `${listed.key} belongs to keyspace ${info.keyspaceId}, not ${base.keyspaceId}`, { details: { key: listed.key, keyspaceId: info.keyspaceId } });
+    if (info.keyspaceId !== start.keyspaceId.toLowerCase()) {
+      throw new CairnError(ErrorCodes.CORRUPTION, `${listed.key} belongs to keyspace ${info.keyspaceId}, not ${start.keyspaceId}`, { details: { reason: 'keyspace', key: listed.key, keyspaceId: info.keyspaceId } });
     }
-    if (previous !== undefined && !info.preChain.equals(previous.info.postChain)) {
+    if (previous !== undefined && !info.preChain.equals(previous.value)) {
       throw new CairnError(ErrorCodes.CORRUPTION, `The shipped journal breaks between ${previous.key} and ${listed.key}: its chain does not link (another history, or a restarted stream)`, {
-        details: { from: info.firstSeqno, to: info.lastSeqno, key: listed.key, previous: previous.key },
+        details: { reason: 'chain', from: info.firstSeqno, to: info.lastSeqno, key: listed.key, previous: previous.key },
       });
     }
-    previous = object;
-    for (const record of object.records) if (record.lastSeqno > base.seqno) yield { object, record };
+    previous = { key: object.key, value: info.postChain };
+    for (const record of object.records) if (record.lastSeqno > start.seqno) yield { object, record };
   }
 }
 
@@ -141,7 +156,7 @@ export async function planPointInTime(ctx: EngineContext, codec: ShippedCodec, r
   let timeMs = baseTime;
   let passed = false;
   const used: ShippedListing[] = [];
-  for await (const { object, record } of replayRecords(ctx, codec, run.chain, base, signal)) {
+  for await (const { object, record } of replayRecords(ctx.store, codec, run.chain, base, signal)) {
     if (record.timeMs > timeTarget) {
       passed = true;
       break;
@@ -191,7 +206,7 @@ export async function restorePointInTime(
     const ks = await Keyspace.open(staging, { fs: ctx.fs, createIfMissing: false });
     try {
       const access = journalAccess(ks);
-      for await (const { object, record } of replayRecords(ctx, codec, chain, base, signal)) {
+      for await (const { object, record } of replayRecords(ctx.store, codec, chain, base, signal)) {
         if (record.lastSeqno > plan.seqno) break;
         const batch = shippedBatch(object.plaintext, record);
         await access.applyReplayed(batch.seqno, batch.timeMs, batch.ops);

@@ -13,35 +13,10 @@ import { readKeyspace } from '../helpers/keyspace-content.js';
 import { Rng } from '../helpers/rng.js';
 import { scaled } from '../helpers/scale.js';
 import { fileStore, scratchDir } from './backup-helpers.js';
-
-type Contents = Map<string, Map<string, string>>;
-
-interface Committed {
-  /** Last seqno of the batch (or the registry record's seqno). */
-  seqno: number;
-  partition?: string;
-  created?: string;
-  ops: { partition: string; key: string; value: string | undefined }[];
-}
-
-function modelAt(history: readonly Committed[], seqno: number): Contents {
-  const out: Contents = new Map();
-  for (const c of history) {
-    if (c.seqno > seqno) break;
-    if (c.created !== undefined) out.set(c.created, out.get(c.created) ?? new Map());
-    for (const op of c.ops) {
-      const kv = out.get(op.partition) ?? new Map<string, string>();
-      out.set(op.partition, kv);
-      if (op.value === undefined) kv.delete(op.key);
-      else kv.set(op.key, op.value);
-    }
-  }
-  return out;
-}
+import { type Committed, type Contents, commitRandomBatches, modelAt, normalized } from './history-model.js';
 
 function same(a: Contents, b: Contents): boolean {
-  const norm = (c: Contents) => JSON.stringify([...c].sort(([x], [y]) => (x < y ? -1 : 1)).map(([p, kv]) => [p, [...kv].sort(([x], [y]) => (x < y ? -1 : 1))]));
-  return norm(a) === norm(b);
+  return normalized(a) === normalized(b);
 }
 
 t.test('restores to seqnos and times equal the model as of the target', async (t) => {
@@ -60,28 +35,9 @@ t.test('restores to seqnos and times equal the model as of the target', async (t
   }
   const shipper = engine.ship(ks, { intervalMs: 10, maxObjectBytes: 4096 });
   await shipper.flush();
-  let n = 0;
+  const counter = { n: 0 };
   const writeSome = async (count: number) => {
-    for (let i = 0; i < count; i++) {
-      const b = ks.batch();
-      const ops: Committed['ops'] = [];
-      const size = 1 + Math.floor(random() * 3);
-      for (let j = 0; j < size; j++) {
-        const partition = partitions[Math.floor(random() * partitions.length)];
-        const key = `k${Math.floor(random() * 200)}`;
-        const p = await ks.partition(partition);
-        if (random() < 0.15) {
-          b.delete(p, key);
-          ops.push({ partition, key, value: undefined });
-        } else {
-          const value = `${n++}`.padEnd(20 + Math.floor(random() * 60), 'v');
-          b.put(p, key, value);
-          ops.push({ partition, key, value });
-        }
-      }
-      await b.commit();
-      history.push({ seqno: ks.seqno, ops });
-    }
+    await commitRandomBatches(ks, partitions, history, random, count, { keys: 200, counter });
   };
   await writeSome(120);
   const first = await engine.backup(ks);

@@ -10,6 +10,7 @@ const suites = {
   checkpoint: { module: './checkpoint.js', about: 'ks.backupTo latency vs segments and volume (floor, cp -al, cp -a, lmdb) and the write pause' },
   backup: { module: './backup.js', about: 'BackupEngine full backup/restore vs cp -a, incremental bytes, s3rver' },
   shipping: { module: './shipping.js', about: 'journal shipping: RPO lag (file://, s3rver), objects/min, put cost on vs off; restore to a time vs cp -a' },
+  rangedel: { module: './range-delete.js', about: 'p.clear cost over 10 keys vs every key, and reads right after a big clear' },
 };
 
 function usage() {

@@ -140,3 +140,30 @@ t.test('a clear costs the same whatever it covers; the tombstone stays after a n
   t.same(await keys(p), [key(1999)]);
   t.equal(ks.stats().partitions.p.levels.at(-1)!.entries, 1);
 });
+
+t.test('checkpoints carry range deletes (journal and segments); a snapshot outlives the compaction that drops covered data', async (t) => {
+  const dir = await scratchDir(t, 'rd-checkpoint');
+  const ks = await Keyspace.open(dir, options);
+  t.teardown(() => ks.close());
+  const p = await ks.partition('p');
+  for (let i = 0; i < 300; i++) await p.put(key(i), `v${i}`);
+  await ks.flush();
+  await p.clear({ gte: key(0), lt: key(100) });
+  await ks.flush();
+  const snap = ks.snapshot();
+  await p.clear({ gte: key(200) });
+  const dest = `${dir}-copy`;
+  t.teardown(async () => {
+    const { remove } = await import('fs-extra/esm');
+    await remove(dest);
+  });
+  await ks.backupTo(dest);
+  await ks.compact();
+  t.same(await keys(p), range(100, 200));
+  t.equal((await keys(p, { snapshot: snap })).length, 200, 'the snapshot still sees what the second clear and the compaction removed');
+  t.same(await p.get(key(250), { snapshot: snap }), Buffer.from('v250'));
+  snap.release();
+  const copy = await Keyspace.open(dest, options);
+  t.teardown(() => copy.close());
+  t.same(await keys(await copy.partition('p')), range(100, 200), 'the checkpoint has both clears: one in a segment, one in its journal');
+});

@@ -9,6 +9,7 @@ const suites = {
   engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb; sustained mixed workload vs classic-level' },
   checkpoint: { module: './checkpoint.js', about: 'ks.backupTo latency vs segments and volume (floor, cp -al, cp -a, lmdb) and the write pause' },
   backup: { module: './backup.js', about: 'BackupEngine full backup/restore vs cp -a, incremental bytes, s3rver' },
+  rangedel: { module: './range-delete.js', about: 'p.clear cost over 10 keys vs every key, and reads right after a big clear' },
 };
 
 function usage() {

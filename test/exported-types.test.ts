@@ -72,6 +72,12 @@ import {
   type PruneResult,
   type RestoreOptions,
   type RestoreResult,
+  BackupSchedule,
+  type PointInTimeResult,
+  type RestorePlan,
+  type RestoreWindow,
+  type ScheduleOptions,
+  type ScheduleStats,
   Shipper,
   type ShipOptions,
   type ShippedEvent,
@@ -346,6 +352,18 @@ t.test('backup engine, store and their option and result types', async (t) => {
   t.equal(shippedEvents.at(-1)?.lastSeqno, ks.seqno);
   const stopOptions: ShipperStopOptions = { releaseSlot: true };
   await shipper.stop(stopOptions);
+
+  const window: RestoreWindow = await engine.window();
+  t.equal(window.to?.seqno, ks.seqno);
+  const plan: RestorePlan = await engine.restore('latest', path.join(dir, 'pitr-plan'), { toSeqno: ks.seqno, dryRun: true });
+  t.equal(plan.seqno, ks.seqno);
+  const pitr: PointInTimeResult = await engine.restore('latest', path.join(dir, 'pitr'), { toSeqno: ks.seqno });
+  t.equal(pitr.seqno, ks.seqno);
+  const scheduleOptions: ScheduleOptions = { every: '1h' };
+  const schedule: BackupSchedule = engine.schedule(ks, scheduleOptions);
+  const scheduleStats: ScheduleStats = schedule.stats();
+  t.equal(scheduleStats.runs, 0);
+  await schedule.stop();
 
   const body: StoreBody = Buffer.from('probe');
   const putOptions: StorePutOptions = { ifNoneMatch: true };

@@ -5,14 +5,21 @@ import type { Keyspace } from '../keyspace/keyspace.js';
 import { type EngineContext, claimStore, readAllManifests } from './catalog.js';
 import { defaultCompression } from './object-codec.js';
 import { buildOnWorker, buildShippedObject } from './ship-job.js';
+import type { ShippedCodec } from './shipped-codec.js';
 import type { ShipperContext } from './shipper.js';
+
+/**
+ * How this engine stores shipped objects. Until the engine carries the store's codec
+ * settings (store format 2), they are compressed with the default and not encrypted.
+ */
+export function shippedCodecOf(_ctx: EngineContext): ShippedCodec {
+  return { compression: defaultCompression() };
+}
 
 export function shipperContext(ctx: EngineContext, backup: (ks: Keyspace) => Promise<{ seqno: number }>): ShipperContext {
   return {
     store: ctx.store,
-    // Until the engine carries the store's codec settings (store format 2), shipped objects
-    // are compressed with the default and not encrypted.
-    codec: { compression: defaultCompression() },
+    codec: shippedCodecOf(ctx),
     // copyHashed is there exactly when the engine uses the real file system, which a thread can share.
     build: ctx.copyHashed !== undefined ? (payload) => buildOnWorker(payload) : (payload) => buildShippedObject(ctx.fs, payload),
     backup,

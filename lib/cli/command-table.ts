@@ -15,6 +15,7 @@ import { scanCommand } from './commands/scan.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { statsCommand } from './commands/stats.js';
 import { verifyCommand } from './commands/verify.js';
+import { windowCommand } from './commands/window.js';
 
 export const COMMANDS: readonly Command[] = [
   getCommand,
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   infoCommand,
   verifyCommand,
   restoreCommand,
+  windowCommand,
   pruneCommand,
 ];
 

@@ -15,17 +15,26 @@ export const JOURNAL_HEADER_BYTES = 24;
 export const RECORD_HEADER_BYTES = 8;
 
 /**
- * Kinds of journal ops: the entry kinds (Put, Delete) and the registry changes that travel
+ * Kinds of journal ops: the entry kinds (Put, Delete), the registry changes that travel
  * in the journal so that a replay elsewhere (a point-in-time restore) knows partitions
- * created or dropped after its base: key = the partition's name, partitionId = its id.
+ * created or dropped after its base (key = the partition's name, partitionId = its id),
+ * and range deletes (RangeDelete: key = the range's start, value = its exclusive end,
+ * empty for no upper bound; see lib/codec/range-tombstones.ts).
  * Recovery of the keyspace itself ignores the registry kinds (keyspace.json decides).
  */
-export const JournalOpKind = { ...EntryKind, PartitionCreate: 2, PartitionDrop: 3 } as const;
+export const JournalOpKind = { ...EntryKind, PartitionCreate: 2, PartitionDrop: 3, RangeDelete: 4 } as const;
 export type JournalOpKind = (typeof JournalOpKind)[keyof typeof JournalOpKind];
+/** The kinds of ops that change data: what a tree applies. */
+export type DataOpKind = EntryKind | typeof JournalOpKind.RangeDelete;
 
-/** True for the ops that change data (Put, Delete), false for registry changes. */
-export function isEntryKind(kind: JournalOpKind): kind is EntryKind {
-  return kind === EntryKind.Put || kind === EntryKind.Delete;
+/** True for the ops that change data (Put, Delete, RangeDelete), false for registry changes. */
+export function isEntryKind(kind: JournalOpKind): kind is DataOpKind {
+  return kind === EntryKind.Put || kind === EntryKind.Delete || kind === JournalOpKind.RangeDelete;
+}
+
+/** True for the kinds whose op carries a value (Put; RangeDelete, whose value is its end). */
+function hasValue(kind: number): boolean {
+  return kind === EntryKind.Put || kind === JournalOpKind.RangeDelete;
 }
 
 /** One operation of a batch as handed to encodeBatch. */
@@ -33,7 +42,7 @@ export interface BatchOp {
   kind: JournalOpKind;
   partitionId: number;
   key: Uint8Array;
-  /** Required for Put, ignored for Delete. */
+  /** Required for Put and RangeDelete (the exclusive end; empty: no upper bound), ignored otherwise. */
   value?: Uint8Array;
 }
 
@@ -121,7 +130,7 @@ export class RecordBuilder {
     return this.#count;
   }
 
-  /** Appends a Put (value given) or a Delete (value undefined). Key and value are copied now. */
+  /** Appends an op: a Put or RangeDelete with its value, other kinds with none. Key and value are copied now. */
   add(kind: JournalOpKind, partitionId: number, key: Uint8Array | string, value: Uint8Array | string | undefined): void {
     if (this.#record !== undefined) throw new RangeError('the record is finished');
     if (this.#count >= MAX_RECORD_OPS) throw new RangeError('batch too large for one journal record');
@@ -136,7 +145,7 @@ export class RecordBuilder {
     this.keyStarts.push(o);
     o += typeof key === 'string' ? buf.write(key, o, 'utf8') : copyInto(buf, key, o);
     this.keyEnds.push(o);
-    if (kind === EntryKind.Put) {
+    if (hasValue(kind)) {
       o = writeVarint(buf, o, valueLength);
       this.valueStarts.push(o);
       o += value === undefined ? 0 : typeof value === 'string' ? buf.write(value, o, 'utf8') : copyInto(buf, value, o);
@@ -219,14 +228,14 @@ export function encodeBatch(seqno: number, ops: readonly BatchOp[], timeMs = 0):
     if (!Number.isSafeInteger(op.partitionId) || op.partitionId < 0) {
       throw new RangeError(`op ${i}: partitionId must be a non-negative safe integer`);
     }
-    if (op.kind === EntryKind.Put) {
-      if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put needs a Buffer or Uint8Array value`);
+    if (hasValue(op.kind)) {
+      if (!(op.value instanceof Uint8Array)) throw new TypeError(`op ${i}: a Put or RangeDelete needs a Buffer or Uint8Array value`);
     } else if (op.kind !== EntryKind.Delete && op.kind !== JournalOpKind.PartitionCreate && op.kind !== JournalOpKind.PartitionDrop) {
       throw new RangeError(`op ${i}: unknown kind ${String(op.kind)}`);
     }
   }
   const builder = new RecordBuilder(ops.reduce((n, op) => n + op.key.length + (op.value?.length ?? 0) + 16, 0));
-  for (const op of ops) builder.add(op.kind, op.partitionId, op.key, op.kind === EntryKind.Put ? op.value : undefined);
+  for (const op of ops) builder.add(op.kind, op.partitionId, op.key, hasValue(op.kind) ? op.value : undefined);
   return builder.finish(seqno, timeMs);
 }
 
@@ -258,12 +267,12 @@ export function decodeBatch(payload: Buffer, version = JOURNAL_FORMAT_VERSION): 
   const ops: DecodedOp[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const kind = r.byte();
-    if (kind > JournalOpKind.PartitionDrop || (version < 2 && kind > EntryKind.Put)) {
+    if (kind > JournalOpKind.RangeDelete || (version < 2 && kind > EntryKind.Put)) {
       throw new CairnError(ErrorCodes.CORRUPTION, `Malformed record: unknown kind ${kind}`);
     }
     const partitionId = r.varint();
     const key = r.bytes(r.varint());
-    const value = kind === EntryKind.Put ? r.bytes(r.varint()) : EMPTY;
+    const value = hasValue(kind) ? r.bytes(r.varint()) : EMPTY;
     ops[i] = { kind: kind as JournalOpKind, partitionId, key, value };
   }
   if (r.remaining !== 0) throw new CairnError(ErrorCodes.CORRUPTION, 'Malformed record: trailing bytes');

@@ -29,7 +29,7 @@ export class EntryIterator implements AsyncIterableIterator<Item>, AsyncDisposab
     if (view === undefined) return;
     // A borrowed (snapshot) view gets its own reference: the snapshot may be released mid-iteration.
     this.#view = borrowedView ? tree.retainView(view) : view;
-    this.#cursor = new VisibleCursor(new MergingCursor(Tree.viewCursors(view, range), range.reverse === true), readSeqno);
+    this.#cursor = new VisibleCursor(new MergingCursor(Tree.viewCursors(view, range), range.reverse === true), readSeqno, Tree.viewRangeTombstones(view, readSeqno));
   }
 
   [Symbol.asyncIterator](): this {

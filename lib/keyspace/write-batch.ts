@@ -3,8 +3,8 @@
 // Not reusable after commit. Made only by the keyspace (newWriteBatch). Main-thread only.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
-import { type Bytes, checkKey, checkValue } from './arguments.js';
-import { RecordBuilder } from '../journal/record.js';
+import { type Bytes, type KeyBounds, checkKey, checkValue, toDeletionRange } from './arguments.js';
+import { JournalOpKind, RecordBuilder } from '../journal/record.js';
 import type { Tree } from '../tree/tree.js';
 import type { Keyspace } from './keyspace.js';
 import type { WriteOptions } from './options.js';
@@ -74,13 +74,32 @@ export class WriteBatch {
   }
 
   /**
-   * Drops every queued operation; the batch stays usable.
-   * @throws CairnError CAIRN_CLOSED when the batch was already committed.
+   * Two operations under one name, told apart by the first argument:
+   * - `clear()`: drops every queued operation; the batch stays usable (abstract-level's
+   *   `batch.clear()`).
+   * - `clear(partition, range?)`: queues `partition.clear(range)`, a range delete (all
+   *   keys of the partition without a range) atomic with the rest of the batch and
+   *   ordered with it: a put queued after it survives, one queued before it does not.
+   *   An empty range queues nothing.
+   * @throws CairnError CAIRN_CLOSED when the batch was already committed; as
+   *   {@link WriteBatch.put} for the partition; TypeError / RangeError naming a bad
+   *   range option.
    */
-  clear(): this {
-    this.#checkFresh();
-    this.#record = new RecordBuilder(4096);
-    this.#trees = [];
+  clear(): this;
+  clear(partition: Partition, range?: KeyBounds): this;
+  clear(partition?: Partition, range?: KeyBounds): this {
+    if (arguments.length === 0) {
+      this.#checkFresh();
+      this.#record = new RecordBuilder(4096);
+      this.#trees = [];
+      return this;
+    }
+    const tree = this.#treeOf(partition as Partition);
+    const bounds = toDeletionRange(range);
+    if (bounds !== undefined) {
+      this.#record.add(JournalOpKind.RangeDelete, tree.id, bounds.start, bounds.end);
+      this.#trees.push(tree);
+    }
     return this;
   }
 

@@ -3,8 +3,7 @@
 // journal order, and holds writers back while a partition has no room. Owns the global
 // seqno. Main thread only; write() may be called concurrently.
 import { ErrorCodes, hasCode } from '../errors.js';
-import type { EntryKind } from '../codec/entry.js';
-import { encodeBatch, type JournalOpKind, type RecordBuilder } from '../journal/record.js';
+import { type DataOpKind, encodeBatch, type JournalOpKind, type RecordBuilder } from '../journal/record.js';
 import type { Journal } from '../journal/journal.js';
 import type { Tree } from '../tree/tree.js';
 import { type Durability, optionsObject, toDurability } from './arguments.js';
@@ -24,7 +23,7 @@ export interface PendingWrite {
 /** One op of a batch replayed from a shipped journal, resolved to its tree. */
 export interface ReplayedOp {
   tree: Tree;
-  kind: EntryKind;
+  kind: DataOpKind;
   key: Buffer;
   value: Buffer;
 }
@@ -188,7 +187,7 @@ export class WritePath {
         // Keys and values go to the memtables as views into the record: no further copy.
         const kinds = record.kinds;
         // Only data ops (Put, Delete) come through write(); registry records have their own path.
-        for (let i = 0; i < count; i++) trees[i].apply(record.key(i), seqno + i, kinds[i] as EntryKind, record.value(i));
+        for (let i = 0; i < count; i++) trees[i].apply(record.key(i), seqno + i, kinds[i] as DataOpKind, record.value(i));
         this.#visibleSeqno = seqno + count - 1;
         this.#visibleTimeMs = timeMs;
         for (let i = 0; i < count; i++) {

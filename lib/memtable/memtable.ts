@@ -4,6 +4,7 @@
 // descending the tree, then its place in the key's versions by seqno.
 import { CairnError, ErrorCodes } from '../errors.js';
 import type { Entry, EntryKind } from '../codec/entry.js';
+import { RangeTombstones } from '../codec/range-tombstones.js';
 
 /*
  * Why a B+tree and not a skip list: both give O(log n) insert and seek and ordered
@@ -130,6 +131,8 @@ export class Memtable {
   #dataBytes = 0;
   #minSeqno: number | undefined = undefined;
   #maxSeqno: number | undefined = undefined;
+  /** Range deletes, kept apart from the point entries (readers check them; a flush carries them). */
+  readonly rangeTombstones = new RangeTombstones();
 
   /** Number of versions (not distinct keys). */
   get entryCount(): number {
@@ -161,6 +164,22 @@ export class Memtable {
 
   get frozen(): boolean {
     return this.#frozen;
+  }
+
+  /** True when it holds neither entries nor range tombstones. */
+  get isEmpty(): boolean {
+    return this.#entryCount === 0 && this.rangeTombstones.tombstoneCount === 0;
+  }
+
+  /**
+   * Records the range delete [start, end) (end null: unbounded) at `seqno`. Costs the
+   * fragments it overlaps, not the keys it covers. Buffers are kept by reference.
+   */
+  deleteRange(start: Buffer, end: Buffer | null, seqno: number): void {
+    if (this.#frozen) throw new CairnError(ErrorCodes.CLOSED, 'Memtable is frozen');
+    this.rangeTombstones.add(start, end, seqno);
+    this.#bytes += start.length + (end?.length ?? 0) + VERSION_OVERHEAD_BYTES;
+    this.#seen(seqno);
   }
 
   /** Makes the memtable immutable: later inserts throw CAIRN_CLOSED. */
@@ -311,8 +330,12 @@ export class Memtable {
     this.#entryCount++;
     this.#bytes += version.length + VERSION_OVERHEAD_BYTES;
     this.#dataBytes += version.length;
-    if (this.#minSeqno === undefined || version.seqno < this.#minSeqno) this.#minSeqno = version.seqno;
-    if (this.#maxSeqno === undefined || version.seqno > this.#maxSeqno) this.#maxSeqno = version.seqno;
+    this.#seen(version.seqno);
+  }
+
+  #seen(seqno: number): void {
+    if (this.#minSeqno === undefined || seqno < this.#minSeqno) this.#minSeqno = seqno;
+    if (this.#maxSeqno === undefined || seqno > this.#maxSeqno) this.#maxSeqno = seqno;
   }
 }
 

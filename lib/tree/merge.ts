@@ -3,6 +3,7 @@
 // hidden. Synchronous and single-threaded; a cursor is owned by one iterator.
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
+import type { RangeTombstones } from '../codec/range-tombstones.js';
 
 /** A positioned source: entries by key (ascending, or descending when reversed), newest version first within a key. */
 export interface EntryCursor {
@@ -94,7 +95,8 @@ export class MergingCursor implements EntryCursor {
 
 /**
  * What a reader sees through a merged cursor at `readSeqno`: for each key the newest
- * version with seqno <= readSeqno, skipped entirely when that version is a tombstone.
+ * version with seqno <= readSeqno, skipped entirely when that version is a tombstone or
+ * lies under a newer range delete (`rangeTombstones`: the view's, as seen at readSeqno).
  */
 export class VisibleCursor {
   private lastKey: Buffer | undefined;
@@ -102,6 +104,7 @@ export class VisibleCursor {
   constructor(
     private readonly source: EntryCursor,
     private readonly readSeqno: number,
+    private readonly rangeTombstones?: RangeTombstones,
   ) {}
 
   next(): Entry | undefined {
@@ -112,6 +115,7 @@ export class VisibleCursor {
       if (this.lastKey !== undefined && this.lastKey.equals(e.key)) continue;
       this.lastKey = e.key;
       if (e.kind === EntryKind.Delete) continue;
+      if (this.rangeTombstones !== undefined && this.rangeTombstones.coveringSeqno(e.key, this.readSeqno) > e.seqno) continue;
       return e;
     }
   }

@@ -5,6 +5,8 @@
 import type { FileSystem } from '../fs/file-system.js';
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
+import { RangeTombstones, keySuccessor } from '../codec/range-tombstones.js';
+import { type DataOpKind, JournalOpKind } from '../journal/record.js';
 import { Memtable } from '../memtable/memtable.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
@@ -134,6 +136,13 @@ function retryDelayMs(attempt: number): number {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A flush packs its memtable on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;
+const EMPTY = Buffer.alloc(0);
+
+/** The newest range delete of `memtable` over `key` at or below readSeqno, when newer than `floor`; else -1. */
+function coveringSeqno(memtable: Memtable, key: Buffer, readSeqno: number, floor: number): number {
+  const tombstones = memtable.rangeTombstones;
+  return tombstones.maxSeqno > floor ? tombstones.coveringSeqno(key, readSeqno) : -1;
+}
 
 export class Tree {
   private active = new Memtable();
@@ -239,7 +248,7 @@ export class Tree {
 
   /** True when the memtables hold nothing: everything written is in segments. */
   get isFullyPersisted(): boolean {
-    return this.active.entryCount === 0 && this.frozen.length === 0;
+    return this.active.isEmpty && this.frozen.length === 0;
   }
 
   /**
@@ -292,9 +301,14 @@ export class Tree {
     }
   }
 
-  /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */
-  apply(key: Buffer, seqno: number, kind: EntryKind, value: Buffer): void {
-    this.active.insert(key, seqno, kind, value);
+  /**
+   * Applies one write. Synchronous: called in journal order, right after the journal
+   * accepted it. A RangeDelete's key is the range's start and its value the exclusive end
+   * (empty: no upper bound).
+   */
+  apply(key: Buffer, seqno: number, kind: DataOpKind, value: Buffer): void {
+    if (kind === JournalOpKind.RangeDelete) this.active.deleteRange(key, value.length === 0 ? null : value, seqno);
+    else this.active.insert(key, seqno, kind, value);
   }
 
   /** After a batch is applied: freeze the memtable if full and start its flush. */
@@ -316,12 +330,14 @@ export class Tree {
   /** The newest version of `key` visible at readSeqno (tombstones included), or undefined. */
   get(key: Buffer, readSeqno: number): Entry | undefined {
     let e = this.active.get(key, readSeqno);
-    if (e !== undefined) return e;
-    for (let i = this.frozen.length - 1; i >= 0; i--) {
-      e = this.frozen[i].memtable.get(key, readSeqno);
-      if (e !== undefined) return e;
-    }
-    return this.current.get(key, readSeqno);
+    for (let i = this.frozen.length - 1; e === undefined && i >= 0; i--) e = this.frozen[i].memtable.get(key, readSeqno);
+    if (e === undefined) e = this.current.get(key, readSeqno);
+    if (e === undefined || e.kind === EntryKind.Delete) return e;
+    // A Put: is it under a newer range delete? Only sources with a newer tombstone can say.
+    let t = coveringSeqno(this.active, key, readSeqno, e.seqno);
+    for (const f of this.frozen) t = Math.max(t, coveringSeqno(f.memtable, key, readSeqno, e.seqno));
+    t = Math.max(t, this.current.rangeDeletionSeqno(key, readSeqno, e.seqno));
+    return t > e.seqno ? { key, seqno: t, kind: EntryKind.Delete, value: EMPTY } : e;
   }
 
   /** Bytes of segment files holding keys in `range`, from their indexes (memtables not counted). */
@@ -349,11 +365,29 @@ export class Tree {
 
   /** The newest version of `key` at readSeqno within a view. */
   static viewGet(view: ReadView, key: Buffer, readSeqno: number): Entry | undefined {
-    for (const m of view.memtables) {
-      const e = m.get(key, readSeqno);
-      if (e !== undefined) return e;
+    let e: Entry | undefined;
+    for (let i = 0; e === undefined && i < view.memtables.length; i++) e = view.memtables[i].get(key, readSeqno);
+    if (e === undefined) e = view.version.get(key, readSeqno);
+    if (e === undefined || e.kind === EntryKind.Delete) return e;
+    let t = view.version.rangeDeletionSeqno(key, readSeqno, e.seqno);
+    for (const m of view.memtables) t = Math.max(t, coveringSeqno(m, key, readSeqno, e.seqno));
+    return t > e.seqno ? { key, seqno: t, kind: EntryKind.Delete, value: EMPTY } : e;
+  }
+
+  /**
+   * The range tombstones of a view as a reader at readSeqno sees them (each fragment at
+   * its newest seqno <= readSeqno), or undefined when there are none: what an iterator
+   * checks each key against.
+   */
+  static viewRangeTombstones(view: ReadView, readSeqno: number): RangeTombstones | undefined {
+    let out: RangeTombstones | undefined;
+    const sources = [...view.memtables.map((m) => m.rangeTombstones), ...view.version.rangeTombstones()];
+    for (const source of sources) {
+      if (source.isEmpty || source.minSeqno > readSeqno) continue;
+      out ??= new RangeTombstones();
+      out.addVisible(source, readSeqno);
     }
-    return view.version.get(key, readSeqno);
+    return out;
   }
 
   /** Cursors over every source of a view that may hold keys in `range`, newest source first. */
@@ -369,7 +403,7 @@ export class Tree {
    * is still retried in the background) or with the failure that poisoned the tree.
    */
   async flush(visibleSeqno: number): Promise<void> {
-    if (this.active.entryCount > 0) this.freeze(visibleSeqno);
+    if (!this.active.isEmpty) this.freeze(visibleSeqno);
     while (this.flushing !== undefined) {
       const outcome = await Promise.race([this.flushing.then(() => FLUSHED), this.nextFlushFailure()]);
       if (outcome !== FLUSHED) throw outcome;
@@ -480,6 +514,7 @@ export class Tree {
       path: file,
       dir: segmentsDir(this.root),
       entries,
+      rangeTombstones: memtable.rangeTombstones.isEmpty ? undefined : this.boundedRangeTombstones(memtable).encode(),
       blockSize: this.options.blockSize,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
     });
@@ -499,6 +534,24 @@ export class Tree {
     this.frozen.shift();
     this.host.flushed();
     this.scheduleCompaction();
+  }
+
+  /**
+   * The range tombstones of the oldest frozen memtable as its segment stores them: each
+   * fragment at its newest seqno (readers of the version the flush installs read above
+   * them all), and an unbounded end cut just past the largest key that can be under it,
+   * the largest of the segments' and of the memtable's own keys (older memtables are
+   * flushed already; newer writes are newer than the tombstone). A segment's key span must
+   * be finite: it decides which segments reads and compactions look at.
+   */
+  private boundedRangeTombstones(memtable: Memtable): RangeTombstones {
+    const tombstones = memtable.rangeTombstones;
+    if (tombstones.largestEnd !== null) return tombstones.clipped(null, null);
+    let largest = [...tombstones.fragments()].at(-1)?.start as Buffer;
+    const own = memtable.cursor({ reverse: true }).next()?.key;
+    if (own !== undefined && Buffer.compare(own, largest) > 0) largest = own;
+    for (const s of this.current.state.levels.flat()) if (Buffer.compare(s.maxKey, largest) > 0) largest = s.maxKey;
+    return tombstones.clipped(null, keySuccessor(largest));
   }
 
   /**

@@ -2,6 +2,7 @@
 // open readers to serve gets and cursors from it. Never changes once built; a new
 // flush or compaction builds a new Version. Single-threaded (main thread) use.
 import type { Entry } from '../codec/entry.js';
+import type { RangeTombstones } from '../codec/range-tombstones.js';
 import type { SegmentReader } from '../segment/segment-reader.js';
 import type { SegmentDescriptor, VersionState } from './manifest.js';
 import { type EntryCursor, type KeyRange, overlapsRange } from './merge.js';
@@ -14,6 +15,8 @@ export interface LiveSegment {
 export class Version {
   /** levels[0] newest first (overlapping); levels[1..] sorted by key, disjoint. Mirrors state.levels. */
   readonly levels: readonly (readonly LiveSegment[])[];
+  /** The segments holding range tombstones (few: a merge into the bottom level drops them). */
+  readonly #withRangeTombstones: readonly LiveSegment[];
 
   constructor(
     readonly state: VersionState,
@@ -26,6 +29,27 @@ export class Version {
         return { descriptor, reader };
       }),
     );
+    this.#withRangeTombstones = this.levels.flat().filter((s) => s.reader.rangeTombstones !== undefined);
+  }
+
+  /**
+   * The newest range delete over `key` at or below readSeqno in this version's segments,
+   * when newer than `floor` (the seqno of the version of the key found); else -1.
+   */
+  rangeDeletionSeqno(key: Buffer, readSeqno: number, floor: number): number {
+    let t = -1;
+    for (const s of this.#withRangeTombstones) {
+      const tombstones = s.reader.rangeTombstones as RangeTombstones;
+      if (tombstones.maxSeqno <= floor || Buffer.compare(key, s.descriptor.minKey) < 0 || Buffer.compare(key, s.descriptor.maxKey) > 0) continue;
+      const q = tombstones.coveringSeqno(key, readSeqno);
+      if (q > t) t = q;
+    }
+    return t;
+  }
+
+  /** The range tombstones of every segment that has some. */
+  rangeTombstones(): RangeTombstones[] {
+    return this.#withRangeTombstones.map((s) => s.reader.rangeTombstones as RangeTombstones);
   }
 
   /** Every segment file number of this version. */

@@ -141,3 +141,24 @@ t.test('RecordBuilder: ops copied straight into the record, strings as UTF-8, vi
   t.throws(() => builder.add(EntryKind.Put, 1, 'x', 'y'), RangeError, 'finished');
   t.throws(() => new RecordBuilder().finish(1), RangeError, 'no op');
 });
+
+t.test('a RangeDelete op (kind 4) carries its end as the value; format-1 records refuse it', async (t) => {
+  const ops: BatchOp[] = [
+    { kind: JournalOpKind.RangeDelete, partitionId: 1, key: Buffer.from('a'), value: Buffer.from('m') },
+    { kind: JournalOpKind.RangeDelete, partitionId: 1, key: Buffer.from('n'), value: Buffer.alloc(0) },
+    { kind: EntryKind.Put, partitionId: 1, key: Buffer.from('b'), value: Buffer.from('v') },
+  ];
+  const record = encodeBatch(7, ops, 1000);
+  const decoded = decodeBatch(record.subarray(RECORD_HEADER_BYTES));
+  t.same(
+    decoded.ops.map((op) => [op.kind, op.key.toString(), op.value.toString()]),
+    [
+      [4, 'a', 'm'],
+      [4, 'n', ''],
+      [1, 'b', 'v'],
+    ],
+  );
+  t.ok(isEntryKind(JournalOpKind.RangeDelete), 'a data op');
+  t.throws(() => encodeBatch(7, [{ kind: JournalOpKind.RangeDelete, partitionId: 1, key: Buffer.from('a') }]), TypeError, 'needs its end');
+  t.throws(() => decodeBatch(record.subarray(RECORD_HEADER_BYTES), 1), { code: 'CAIRN_CORRUPTION' }, 'not in a format-1 journal');
+});

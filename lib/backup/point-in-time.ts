@@ -14,7 +14,7 @@ import { type EngineContext, byCreatedAt, readAllManifests } from './catalog.js'
 import type { BackupManifest } from './manifest.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { ShippedCodec } from './shipped-codec.js';
-import { type FetchedShipped, type ShippedListing, backupTimeMs, chainFrom, fetchShipped, listShipped } from './shipped-catalog.js';
+import { type FetchedShipped, type ShippedListing, backupTimeMs, chainFrom, fetchShipped, fetchShippedTimes, listShipped } from './shipped-catalog.js';
 import { shippedBatch, type ShippedRecord } from './shipped-object.js';
 
 /** The target of a point-in-time restore: exactly one of a seqno or a moment (inclusive). */
@@ -58,8 +58,13 @@ function notFound(message: string, details: Record<string, unknown>): CairnError
 /** The objects chained from the base, fetched one at a time; every link checked. */
 async function* replayRecords(ctx: EngineContext, codec: ShippedCodec, chain: readonly ShippedListing[], base: BackupManifest, signal: AbortSignal | undefined): AsyncGenerator<{ object: FetchedShipped; record: ShippedRecord }> {
   let previous: FetchedShipped | undefined;
-  for (const listed of chain) {
-    const object = await fetchShipped(ctx.store, codec, listed.key, signal);
+  // One object ahead: its read overlaps the apply of the one before.
+  let ahead: Promise<FetchedShipped> | undefined;
+  for (let i = 0; i < chain.length; i++) {
+    const listed = chain[i];
+    const object = await (ahead ?? fetchShipped(ctx.store, codec, listed.key, signal));
+    ahead = i + 1 < chain.length ? fetchShipped(ctx.store, codec, chain[i + 1].key, signal) : undefined;
+    ahead?.catch(() => undefined);
     const { info } = object;
     if (info.keyspaceId !== base.keyspaceId.toLowerCase()) {
       throw new CairnError(ErrorCodes.CORRUPTION, `${listed.key} belongs to keyspace ${info.keyspaceId}, not ${base.keyspaceId}`, { details: { key: listed.key, keyspaceId: info.keyspaceId } });
@@ -135,20 +140,27 @@ export async function planPointInTime(ctx: EngineContext, codec: ShippedCodec, r
     return { plan: planFor(chain, seqno, timeMs), base, chain };
   }
 
-  // A time: walk the objects after the base until a batch committed after the target.
+  // A time: walk the objects after the base (headers and record times; the chain is
+  // checked by the replay) until a batch committed after the target.
   const run = chainFrom(objects, base.seqno, Infinity);
   let seqno = base.seqno;
   let timeMs = baseTime;
   let passed = false;
   const used: ShippedListing[] = [];
-  for await (const { object, record } of replayRecords(ctx, codec, run.chain, base, signal)) {
-    if (record.timeMs > timeTarget) {
-      passed = true;
-      break;
+  for (const listed of run.chain) {
+    const { info, records } = await fetchShippedTimes(ctx.store, codec, listed.key, signal);
+    if (info.keyspaceId !== base.keyspaceId.toLowerCase()) break;
+    for (const r of records) {
+      if (r.lastSeqno <= base.seqno) continue;
+      if (r.timeMs > timeTarget) {
+        passed = true;
+        break;
+      }
+      if (used.at(-1) !== listed) used.push(listed);
+      seqno = r.lastSeqno;
+      timeMs = r.timeMs;
     }
-    if (used.at(-1)?.key !== object.key) used.push(run.chain.find((o) => o.key === object.key) as ShippedListing);
-    seqno = record.lastSeqno;
-    timeMs = record.timeMs;
+    if (passed) break;
   }
   if (!passed && timeTarget > timeMs) {
     const gap = objects.some((o) => o.firstSeqno > run.reached + 1);

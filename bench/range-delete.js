@@ -49,7 +49,7 @@ export async function run(options) {
     footnotes: [
       `One partition of ${entries.toLocaleString('en-US')} keys (13-byte keys, 100-byte values), written in batches of 1,000 and flushed, default options otherwise. ${clears} clears of 10 keys (each a different range), a flush, then ${clears} clears of every key, each awaited, buffered durability: each is one journal record and one tombstone in the memtable. A clear's cost grows with the earlier tombstones of its memtable that it overlaps (they are kept fragmented), not with the keys it covers.`,
       'The per-key row deletes 10 keys with one batch of 10 deletes (what cairn/level\'s clear() did before range deletes, after reading the keys); over the whole partition it would be that per key, times the keys.',
-      'Reads: median of 2,000 awaited gets of keys spread over the partition (after one unrecorded pass that warms the block cache); a scan is the time to the first entry of `p.keys({ gte })` from the start of the cleared range, through a view whose segments still hold the covered entries (a scan steps over them until compaction drops them), then again after ks.compact().',
+      'Reads: median of 2,000 awaited gets of keys spread over the partition (after one unrecorded pass that warms the block cache); a scan is the time to the first entry of `p.keys({ gte })` from the start of the cleared range, while the segments still hold the covered entries (each source older than the tombstone is read around the covered interval, not through it), then again after ks.compact().',
     ],
   });
   try {

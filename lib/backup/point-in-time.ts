@@ -15,7 +15,7 @@ import type { BackupManifest } from './manifest.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { ShippedCodec } from './shipped-codec.js';
 import type { BackupStore } from './store.js';
-import { type FetchedShipped, type ShippedListing, backupTimeMs, chainFrom, fetchShipped, listShipped } from './shipped-catalog.js';
+import { type FetchedShipped, type ShippedListing, backupTimeMs, chainFrom, fetchShipped, fetchShippedTimes, listShipped } from './shipped-catalog.js';
 import { shippedBatch, type ShippedRecord } from './shipped-object.js';
 
 /** The target of a point-in-time restore: exactly one of a seqno or a moment (inclusive). */
@@ -73,8 +73,13 @@ export interface ReplayStart {
  */
 export async function* replayRecords(store: BackupStore, codec: ShippedCodec, chain: readonly ShippedListing[], start: ReplayStart, signal: AbortSignal | undefined): AsyncGenerator<{ object: FetchedShipped; record: ShippedRecord }> {
   let previous: { key: string; value: Buffer } | undefined = start.chain;
-  for (const listed of chain) {
-    const object = await fetchShipped(store, codec, listed.key, signal);
+  // One object ahead: its read overlaps the apply of the one before.
+  let ahead: Promise<FetchedShipped> | undefined;
+  for (let i = 0; i < chain.length; i++) {
+    const listed = chain[i];
+    const object = await (ahead ?? fetchShipped(store, codec, listed.key, signal));
+    ahead = i + 1 < chain.length ? fetchShipped(store, codec, chain[i + 1].key, signal) : undefined;
+    ahead?.catch(() => undefined);
     const { info } = object;
     if (info.keyspaceId !== start.keyspaceId.toLowerCase()) {
       throw new CairnError(ErrorCodes.CORRUPTION, `${listed.key} belongs to keyspace ${info.keyspaceId}, not ${start.keyspaceId}`, { details: { reason: 'keyspace', key: listed.key, keyspaceId: info.keyspaceId } });
@@ -150,20 +155,27 @@ export async function planPointInTime(ctx: EngineContext, codec: ShippedCodec, r
     return { plan: planFor(chain, seqno, timeMs), base, chain };
   }
 
-  // A time: walk the objects after the base until a batch committed after the target.
+  // A time: walk the objects after the base (headers and record times; the chain is
+  // checked by the replay) until a batch committed after the target.
   const run = chainFrom(objects, base.seqno, Infinity);
   let seqno = base.seqno;
   let timeMs = baseTime;
   let passed = false;
   const used: ShippedListing[] = [];
-  for await (const { object, record } of replayRecords(ctx.store, codec, run.chain, base, signal)) {
-    if (record.timeMs > timeTarget) {
-      passed = true;
-      break;
+  for (const listed of run.chain) {
+    const { info, records } = await fetchShippedTimes(ctx.store, codec, listed.key, signal);
+    if (info.keyspaceId !== base.keyspaceId.toLowerCase()) break;
+    for (const r of records) {
+      if (r.lastSeqno <= base.seqno) continue;
+      if (r.timeMs > timeTarget) {
+        passed = true;
+        break;
+      }
+      if (used.at(-1) !== listed) used.push(listed);
+      seqno = r.lastSeqno;
+      timeMs = r.timeMs;
     }
-    if (used.at(-1)?.key !== object.key) used.push(run.chain.find((o) => o.key === object.key) as ShippedListing);
-    seqno = record.lastSeqno;
-    timeMs = record.timeMs;
+    if (passed) break;
   }
   if (!passed && timeTarget > timeMs) {
     const gap = objects.some((o) => o.firstSeqno > run.reached + 1);

@@ -5,7 +5,8 @@
 import { throwIfAborted } from '../errors.js';
 import type { BackupManifest } from './manifest.js';
 import { type ShippedCodec, decodeShipped } from './shipped-codec.js';
-import { decodeShippedObject, type ShippedObjectInfo, type ShippedRecord } from './shipped-object.js';
+import { RECORD_HEADER_BYTES, recordSeqnoRange } from '../journal/record.js';
+import { SHIPPED_HEADER_BYTES, SHIPPED_TRAILER_BYTES, decodeShippedHeader, decodeShippedObject, type ShippedObjectInfo, type ShippedRecord } from './shipped-object.js';
 import type { BackupStore } from './store.js';
 import { JOURNAL_PREFIX, parseShippedObjectKey } from './store-layout.js';
 import { listAll, readObject } from './store-objects.js';
@@ -82,6 +83,25 @@ export interface FetchedShipped {
   plaintext: Buffer;
   info: ShippedObjectInfo;
   records: ShippedRecord[];
+}
+
+/**
+ * An object's header and the seqno range and time of each record, without the chain
+ * (checked by the replay that applies it): what a plan by time needs.
+ */
+export async function fetchShippedTimes(store: BackupStore, codec: ShippedCodec, key: string, signal?: AbortSignal): Promise<{ info: ReturnType<typeof decodeShippedHeader>; records: { lastSeqno: number; timeMs: number }[] }> {
+  throwIfAborted(signal);
+  const plaintext = decodeShipped(await readObject(store, key, signal), key, codec);
+  const info = decodeShippedHeader(plaintext, key);
+  const records: { lastSeqno: number; timeMs: number }[] = [];
+  const end = plaintext.length - SHIPPED_TRAILER_BYTES;
+  for (let o = SHIPPED_HEADER_BYTES; o + RECORD_HEADER_BYTES <= end; ) {
+    const framed = plaintext.subarray(o, o + RECORD_HEADER_BYTES + plaintext.readUInt32LE(o));
+    const range = recordSeqnoRange(framed);
+    records.push({ lastSeqno: range.last, timeMs: range.timeMs ?? 0 });
+    o += framed.length;
+  }
+  return { info, records };
 }
 
 export async function fetchShipped(store: BackupStore, codec: ShippedCodec, key: string, signal?: AbortSignal): Promise<FetchedShipped> {

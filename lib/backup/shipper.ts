@@ -346,6 +346,7 @@ export class Shipper extends EventEmitter {
       this.#again = true;
       return;
     }
+    const startedAt = performance.now();
     const running = (this.#ready ? this.#shipAll() : this.#begin().then(() => this.#shipAll())).then(
       () => {
         this.#running = undefined;
@@ -353,7 +354,9 @@ export class Shipper extends EventEmitter {
         if (this.#ks.closed) return this.#close();
         const again = this.#again;
         this.#again = false;
-        this.#schedule(again ? 0 : this.#intervalMs);
+        // Ticks start every interval (not an interval after the previous one ended), so the
+        // time a ship takes does not add to the lag.
+        this.#schedule(again ? 0 : Math.max(0, this.#intervalMs - (performance.now() - startedAt)));
       },
       (err: unknown) => {
         this.#running = undefined;
@@ -397,7 +400,11 @@ export class Shipper extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  /** Ships objects until nothing durable is left unshipped. */
+  /**
+   * One tick: ships what is durable now, as one object, or as several in a row only while
+   * each fills maxObjectBytes (catching up). Commits made meanwhile wait for the next tick,
+   * so a busy keyspace costs one object per interval.
+   */
   async #shipAll(): Promise<void> {
     while (!this.#ks.closed) {
       if (this.#pending === undefined && this.#ks.seqno <= this.#shippedSeqno) {
@@ -409,7 +416,9 @@ export class Shipper extends EventEmitter {
         const built = await this.#build();
         if (built === undefined) return;
       }
+      const full = (this.#pending as ShipJobResult).plainBytes >= this.#maxObjectBytes / 2;
       await this.#put();
+      if (!full) return;
     }
   }
 

@@ -139,6 +139,8 @@ export class Keyspace implements AsyncDisposable {
   readonly #registry: PartitionRegistry;
   readonly #writes: WritePath;
   readonly #slots: JournalSlots;
+  /** Partition trees by id for applyReplayed; dropped at each replayed registry change. */
+  #replayTrees: Map<number, Tree> | undefined;
   readonly #partitionContext: PartitionContext;
   readonly #cache: BlockCache;
   readonly #files: OpenFiles;
@@ -181,19 +183,19 @@ export class Keyspace implements AsyncDisposable {
 
   async #applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly DecodedOp[]): Promise<void> {
     const data: ReplayedOp[] = [];
-    let byId: Map<number, Tree> | undefined;
+    let byId = this.#replayTrees;
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i];
       if (!isEntryKind(op.kind)) {
         const name = op.key.toString('utf8');
         if (op.kind === JournalOpKind.PartitionCreate) await this.#registry.create(name, () => this.#writes.visibleSeqno, { replayedId: op.partitionId });
         else if (this.#registry.trees.get(name)?.id === op.partitionId) await this.#registry.delete(name, () => this.#cutter?.idle() ?? Promise.resolve(), () => this.#forgetPartition(name), { replayedId: op.partitionId });
-        byId = undefined;
+        byId = this.#replayTrees = undefined;
         this.#writes.skipTo(seqno + i, timeMs);
         continue;
       }
       if (byId === undefined) {
-        byId = new Map();
+        byId = this.#replayTrees = new Map();
         for (const tree of this.#registry.trees.values()) byId.set(tree.id, tree);
       }
       const tree = byId.get(op.partitionId);

@@ -21,7 +21,7 @@ import {
 } from '../layout/file-names.js';
 import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
-import { type EntryCursor, type KeyRange } from './merge.js';
+import { type EntryCursor, type KeyRange, cursorOutsideTombstones } from './merge.js';
 import { Version } from './version.js';
 import { hasCode, isWriteFailure } from '../errors.js';
 import { type Choice, type CompactionStrategy, applyChoice, choiceFiles, mergeOrder } from '../compaction/choice.js';
@@ -390,10 +390,14 @@ export class Tree {
     return out;
   }
 
-  /** Cursors over every source of a view that may hold keys in `range`, newest source first. */
-  static viewCursors(view: ReadView, range: KeyRange): EntryCursor[] {
-    const out: EntryCursor[] = view.memtables.map((m) => m.cursor(range));
-    view.version.addCursors(range, out);
+  /**
+   * Cursors over every source of a view that may hold keys in `range`, newest source
+   * first; with the read's range tombstones (viewRangeTombstones), each source leaves out
+   * the intervals a tombstone newer than all it holds covers.
+   */
+  static viewCursors(view: ReadView, range: KeyRange, tombstones?: RangeTombstones): EntryCursor[] {
+    const out: EntryCursor[] = view.memtables.map((m) => cursorOutsideTombstones((r) => m.cursor(r), range, m.maxSeqno ?? -1, tombstones));
+    view.version.addCursors(range, out, tombstones);
     return out;
   }
 

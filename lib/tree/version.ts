@@ -5,7 +5,7 @@ import type { Entry } from '../codec/entry.js';
 import type { RangeTombstones } from '../codec/range-tombstones.js';
 import type { SegmentReader } from '../segment/segment-reader.js';
 import type { SegmentDescriptor, VersionState } from './manifest.js';
-import { type EntryCursor, type KeyRange, overlapsRange } from './merge.js';
+import { type EntryCursor, type KeyRange, cursorOutsideTombstones, overlapsRange } from './merge.js';
 
 export interface LiveSegment {
   readonly descriptor: SegmentDescriptor;
@@ -110,16 +110,20 @@ export class Version {
     return bytes;
   }
 
-  /** Appends cursors over every segment that may hold keys in `range`. */
-  addCursors(range: KeyRange, out: EntryCursor[]): void {
+  /**
+   * Appends cursors over every segment that may hold keys in `range`, each leaving out
+   * the intervals where one of the read's range tombstones is newer than all it holds.
+   */
+  addCursors(range: KeyRange, out: EntryCursor[], tombstones?: RangeTombstones): void {
+    const open = (s: LiveSegment): EntryCursor => cursorOutsideTombstones((r) => s.reader.cursor(r), range, s.descriptor.maxSeqno, tombstones);
     const l0 = this.levels[0] ?? [];
     for (const s of l0) {
-      if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) out.push(s.reader.cursor(range));
+      if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) out.push(open(s));
     }
     for (let level = 1; level < this.levels.length; level++) {
       const candidates = this.levels[level].filter((s) => overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range));
-      if (candidates.length === 1) out.push(candidates[0].reader.cursor(range));
-      else if (candidates.length > 1) out.push(new LevelCursor(range.reverse ? candidates.slice().reverse() : candidates, range));
+      if (candidates.length === 1) out.push(open(candidates[0]));
+      else if (candidates.length > 1) out.push(new LevelCursor(range.reverse ? candidates.slice().reverse() : candidates, open));
     }
   }
 }
@@ -145,14 +149,14 @@ class LevelCursor implements EntryCursor {
 
   constructor(
     private readonly segments: readonly LiveSegment[],
-    private readonly range: KeyRange,
+    private readonly open: (segment: LiveSegment) => EntryCursor,
   ) {}
 
   next(): Entry | undefined {
     for (;;) {
       if (this.current === undefined) {
         if (this.index >= this.segments.length) return undefined;
-        this.current = this.segments[this.index++].reader.cursor(this.range);
+        this.current = this.open(this.segments[this.index++]);
       }
       const e = this.current.next();
       if (e !== undefined) return e;

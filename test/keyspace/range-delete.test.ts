@@ -140,3 +140,50 @@ t.test('a clear costs the same whatever it covers; the tombstone stays after a n
   t.same(await keys(p), [key(1999)]);
   t.equal(ks.stats().partitions.p.levels.at(-1)!.entries, 1);
 });
+
+t.test('checkpoints carry range deletes (journal and segments); a snapshot outlives the compaction that drops covered data', async (t) => {
+  const dir = await scratchDir(t, 'rd-checkpoint');
+  const ks = await Keyspace.open(dir, options);
+  t.teardown(() => ks.close());
+  const p = await ks.partition('p');
+  for (let i = 0; i < 300; i++) await p.put(key(i), `v${i}`);
+  await ks.flush();
+  await p.clear({ gte: key(0), lt: key(100) });
+  await ks.flush();
+  const snap = ks.snapshot();
+  await p.clear({ gte: key(200) });
+  const dest = `${dir}-copy`;
+  t.teardown(async () => {
+    const { remove } = await import('fs-extra/esm');
+    await remove(dest);
+  });
+  await ks.backupTo(dest);
+  await ks.compact();
+  t.same(await keys(p), range(100, 200));
+  t.equal((await keys(p, { snapshot: snap })).length, 200, 'the snapshot still sees what the second clear and the compaction removed');
+  t.same(await p.get(key(250), { snapshot: snap }), Buffer.from('v250'));
+  snap.release();
+  const copy = await Keyspace.open(dest, options);
+  t.teardown(() => copy.close());
+  t.same(await keys(await copy.partition('p')), range(100, 200), 'the checkpoint has both clears: one in a segment, one in its journal');
+});
+
+t.test('a scan right after a big clear skips the covered entries of older segments, both ways', async (t) => {
+  const ks = await Keyspace.open(await scratchDir(t, 'rd-scan'), options);
+  t.teardown(() => ks.close());
+  const p = await ks.partition('p');
+  for (let i = 0; i < 5000; i += 500) {
+    const b = ks.batch();
+    for (let j = i; j < i + 500; j++) b.put(p, key(j), 'x'.repeat(100));
+    await b.commit();
+  }
+  await ks.flush();
+  await p.clear({ gte: key(10), lt: key(4990) });
+  await p.put(key(2500), 'new');
+  const before = ks.stats().blockCache;
+  t.same(await keys(p, { gte: key(5) }), [...range(5, 10), key(2500), ...range(4990, 5000)]);
+  t.same(await keys(p, { lt: key(4995), reverse: true }), [...range(0, 10), key(2500), ...range(4990, 4995)].reverse());
+  const after = ks.stats().blockCache;
+  const blocks = after.hits + after.misses - before.hits - before.misses;
+  t.ok(blocks < 20, `the two scans read ${blocks} blocks, not the ~500 of the covered range`);
+});

@@ -11,7 +11,7 @@ import { checkBackupRef } from './info.js';
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a new (or empty) directory',
-  usage: 'cairn restore <store-url> <backup-id|latest> <dir> [--concurrency N] [--json]',
+  usage: 'cairn restore <store-url> <backup-id|latest> <dir> [--partition P]... [--concurrency N] [--json]',
   description: [
     '<dir> must be missing or empty (exit status 5 otherwise). Files are downloaded into',
     '<dir>.tmp-<id> beside it, each checked against its SHA-256 as it streams (a mismatch',
@@ -19,10 +19,13 @@ export const restoreCommand: Command = {
     'result opens with Keyspace.open().',
     '',
     'Options:',
+    '  --partition P    restore only partition P (repeatable): only its files are fetched,',
+    '                   and the result opens with only the partitions named; an unknown',
+    '                   name exits 8 before anything is fetched',
     '  --concurrency N  files downloaded at once (default 4)',
-    '  --json           print { id, path, seqno, files, bytes, durationMs }',
+    '  --json           print { id, path, seqno, files, bytes, durationMs, partitions }',
   ].join('\n'),
-  options: { concurrency: { type: 'string' }, json: { type: 'boolean' } },
+  options: { concurrency: { type: 'string' }, partition: { type: 'string', multiple: true }, json: { type: 'boolean' } },
   positionals: ['store-url', 'backup-id', 'dir'],
   async run({ values, positionals }, context) {
     const [url, id, dir] = positionals;
@@ -32,7 +35,8 @@ export const restoreCommand: Command = {
     const bar = context.stderr.isTTY === true ? new ProgressBar(context.stderr) : undefined;
     let result;
     try {
-      result = await engine.restore(id, dir, { concurrency, signal: context.signal, onProgress: bar === undefined ? undefined : (p) => bar.update(p) });
+      const partitions = (values as { partition?: string[] }).partition;
+      result = await engine.restore(id, dir, { concurrency, partitions, signal: context.signal, onProgress: bar === undefined ? undefined : (p) => bar.update(p) });
     } finally {
       bar?.clear();
       await engine.close();

@@ -94,6 +94,17 @@ function valueSource(random) {
   };
 }
 
+// Half-compressible values (issue 14's bytes-on-disk row): 50 random bytes from the pool,
+// then 50 bytes of one repeated letter, as db_bench's compression ratio 0.5.
+function halfCompressibleSource(random) {
+  const random100 = valueSource(random);
+  return (i) => {
+    const value = Buffer.alloc(VALUE_BYTES, 97);
+    random100(i).copy(value, 0, 0, VALUE_BYTES / 2);
+    return value;
+  };
+}
+
 function permutation(n, random) {
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
@@ -104,6 +115,17 @@ function permutation(n, random) {
     order[j] = t;
   }
   return order;
+}
+
+/** Random order, batches of 1,000 keys, values from `value`. */
+async function fillBatches(store, n, random, value) {
+  const order = permutation(n, random);
+  for (let start = 0; start < n; start += 1000) {
+    const pairs = [];
+    for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
+    await store.putMany(pairs);
+  }
+  return n;
 }
 
 const workloads = {
@@ -118,15 +140,11 @@ const workloads = {
     for (let i = 0; i < n; i++) await store.put(key(order[i]), value(i));
     return n;
   },
-  async fillbatch(store, n, random) {
-    const value = valueSource(random);
-    const order = permutation(n, random);
-    for (let start = 0; start < n; start += 1000) {
-      const pairs = [];
-      for (let i = start; i < Math.min(n, start + 1000); i++) pairs.push([key(order[i]), value(i)]);
-      await store.putMany(pairs);
-    }
-    return n;
+  fillbatch(store, n, random) {
+    return fillBatches(store, n, random, valueSource(random));
+  },
+  fillhalf(store, n, random) {
+    return fillBatches(store, n, random, halfCompressibleSource(random));
   },
   async readrandom(store, n, random) {
     let found = 0;
@@ -242,5 +260,6 @@ process.stdout.write(
     ...result,
     writeBytes: writtenBefore === null ? null : writtenAfter - writtenBefore,
     maxRssKiB: process.resourceUsage().maxRSS,
+    diskBytesAfterClose: diskBytes(spec.dir),
   })}\n`,
 );

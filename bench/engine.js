@@ -16,15 +16,18 @@ const USER_BYTES_PER_ENTRY = 16 + 100;
 const BASELINE = 'classic-level';
 const MIXED_STORES = ['classic-level', 'cairn'];
 const MIXED_GROUP = 'mixed: 50% overwrites, 50% gets, awaited one at a time';
-// Issue 3's goals (× classic-level ops/s) and issue 4's event-loop bounds.
+// Issue 14's goals (× classic-level ops/s, readseq from issue 3) and event-loop bounds.
 const SPEEDUP_GOALS = [
-  { workload: 'fillrandom', atLeast: 2 },
-  { workload: 'readrandom', atLeast: 2 },
-  { workload: 'fillbatch', atLeast: 1 },
+  { workload: 'fillrandom', atLeast: 5 },
+  { workload: 'readrandom', atLeast: 4 },
+  { workload: 'fillbatch', atLeast: 1.5 },
   { workload: 'readseq', atLeast: 1 },
 ];
 const DELAY_P99_MS = 10;
-const DELAY_MAX_MS = 50;
+const DELAY_MAX_MS = 10;
+/** Issue 14: peak RSS of every workload at most this × classic-level's; bytes on disk of half-compressible values at most classic-level's. */
+const RSS_AT_MOST = 1.5;
+const HALF_COMPRESSIBLE = 'fillhalf';
 
 // Writes each get a fresh store; reads run on the store fillbatch produced, so fillbatch
 // must come before them.
@@ -34,6 +37,7 @@ const workloads = [
   { name: 'fillbatch', title: 'fillrandom: batches of 1,000, random order', fresh: true, keep: true },
   { name: 'readrandom', title: 'readrandom: awaited gets (all hits)', fresh: false, keep: true },
   { name: 'readseq', title: 'readseq: one full forward iteration', fresh: false, keep: false },
+  { name: 'fillhalf', title: 'fillrandom: batches of 1,000, half-compressible values (bytes on disk after close)', fresh: true, keep: false },
 ];
 
 function runChild(spec) {
@@ -82,10 +86,11 @@ export async function run(options) {
       { key: 'peakRssMiB', label: 'peak RSS MiB', digits: 1 },
       { key: 'writeMiB', label: 'disk writes MiB', digits: 1 },
       { key: 'writeAmp', label: 'written / user bytes', digits: 2 },
+      { key: 'diskMiB', label: 'disk MiB after close', digits: 1 },
     ],
     options: { quick, entries, datasetMiB, duration },
     footnotes: [
-      `User data: ${entries.toLocaleString('en-US')} × (16 + 100) bytes = ${datasetMiB.toFixed(1)} MiB${datasetMiB > 64 ? ' (larger than 64 MiB, as readrandom requires)' : ' (smaller than the 64 MiB the real readrandom case must exceed: a smoke run)'}; values are incompressible random bytes.`,
+      `User data: ${entries.toLocaleString('en-US')} × (16 + 100) bytes = ${datasetMiB.toFixed(1)} MiB${datasetMiB > 64 ? ' (larger than 64 MiB, as readrandom requires)' : ' (smaller than the 64 MiB the real readrandom case must exceed: a smoke run)'}; values are incompressible random bytes, except in the half-compressible row (50 random bytes, then 50 of one letter: what Snappy halves), whose figure to compare is disk MiB after close (classic-level compresses with Snappy by default).`,
       'One run per store × workload, each in its own child process; ops/s counts only the workload loop (not open or close).',
       'Peak RSS is the child’s process.resourceUsage().maxRSS (includes Node itself, about 40 MiB). Disk writes are the child’s /proc/self/io write_bytes from before open to after close, all threads included; “written / user bytes” divides them by the user data size above (for reads: writes caused by reading, e.g. compactions).',
       'readrandom and readseq run on the store fillbatch wrote. Durability: no store fsyncs per write (classic-level default sync: false; lmdb noSync: true; cairn defaults).',
@@ -136,6 +141,7 @@ export async function run(options) {
               peakRssMiB: result.maxRssKiB / 1024,
               writeMiB: result.writeBytes === null ? undefined : result.writeBytes / 2 ** 20,
               writeAmp: result.writeBytes === null ? undefined : result.writeBytes / (entries * USER_BYTES_PER_ENTRY),
+              diskMiB: result.diskBytesAfterClose / 2 ** 20,
             },
             samples: result,
           });
@@ -202,6 +208,27 @@ function addGoals(report, mixedTable, entries) {
   // Without a finished compaction the run did not show the loop under compaction: no verdict.
   const delayPass = p99 === undefined || !(compactions > 0) ? undefined : p99 < DELAY_P99_MS && max < DELAY_MAX_MS;
   report.addGoal(`mixed: cairn event-loop delay p99 < ${DELAY_P99_MS} ms and max < ${DELAY_MAX_MS} ms while compactions run`, delayPass, delayDetail);
+  let worstRss;
+  for (const { title } of workloads) {
+    const a = report.value(title, 'cairn', 'peakRssMiB');
+    const b = report.value(title, BASELINE, 'peakRssMiB');
+    if (a !== undefined && b !== undefined && (worstRss === undefined || a / b > worstRss.ratio)) worstRss = { ratio: a / b, title };
+  }
+  const mixedRss = [mixedTable.value(MIXED_GROUP, 'cairn', 'peakRssMiB'), mixedTable.value(MIXED_GROUP, BASELINE, 'peakRssMiB')];
+  if (mixedRss.every((v) => v !== undefined) && (worstRss === undefined || mixedRss[0] / mixedRss[1] > worstRss.ratio)) worstRss = { ratio: mixedRss[0] / mixedRss[1], title: 'mixed' };
+  report.addGoal(
+    `every workload: cairn peak RSS ≤ ${RSS_AT_MOST}× classic-level's`,
+    worstRss === undefined ? undefined : worstRss.ratio <= RSS_AT_MOST,
+    worstRss === undefined ? 'not measured' : `worst ${worstRss.ratio.toFixed(2)}× (${worstRss.title})`,
+  );
+  const halfTitle = workloads.find((w) => w.name === HALF_COMPRESSIBLE).title;
+  const halfMine = report.value(halfTitle, 'cairn', 'diskMiB');
+  const halfTheirs = report.value(halfTitle, BASELINE, 'diskMiB');
+  report.addGoal(
+    "half-compressible values: cairn bytes on disk ≤ classic-level's",
+    halfMine === undefined || halfTheirs === undefined ? undefined : halfMine <= halfTheirs,
+    halfMine === undefined || halfTheirs === undefined ? 'not measured' : `${(halfMine / halfTheirs).toFixed(2)}× (cairn ${halfMine.toFixed(1)} MiB, classic-level ${halfTheirs.toFixed(1)} MiB)`,
+  );
   const compare = (key, digits) => {
     const a = mine(key);
     const b = theirs(key);

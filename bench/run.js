@@ -9,6 +9,8 @@ const suites = {
   engine: { module: './engine.js', about: 'fillseq/fillrandom/readrandom/readseq: cairn vs classic-level vs lmdb; sustained mixed workload vs classic-level' },
   checkpoint: { module: './checkpoint.js', about: 'ks.backupTo latency vs segments and volume (floor, cp -al, cp -a, lmdb) and the write pause' },
   backup: { module: './backup.js', about: 'BackupEngine full backup/restore vs cp -a, incremental bytes, s3rver' },
+  shipping: { module: './shipping.js', about: 'journal shipping: RPO lag (file://, s3rver), objects/min, put cost on vs off; restore to a time vs cp -a' },
+  rangedel: { module: './range-delete.js', about: 'p.clear cost over 10 keys vs every key, and reads right after a big clear' },
 };
 
 function usage() {
@@ -22,7 +24,7 @@ function usage() {
     '  --quick       short smoke run (fewer sizes/entries, fewer repetitions)',
     '  --runs N      measured repetitions per case (fs, checkpoint, backup; default 5 / 5 / 3, quick 3 / 3 / 2), after one discarded warm-up',
     '  --entries N   entries for the engine workloads (default 1,000,000, quick 100,000)',
-    '  --duration S  seconds of the engine\'s sustained mixed workload (default 60, quick 10; at most 300)',
+    '  --duration S  seconds of the engine\'s sustained mixed workload, or of the shipping writer (default 60, quick 10; at most 300)',
   ].join('\n');
 }
 

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   UNSUPPORTED_FORMAT: 'CAIRN_UNSUPPORTED_FORMAT',
   /** An AbortSignal fired; the error's `name` is 'AbortError'. */
   ABORTED: 'CAIRN_ABORTED',
+  /** A write (or flush, compaction, checkpoint, partition change) on a keyspace opened with `readOnly: true`. */
+  READ_ONLY: 'CAIRN_READ_ONLY',
   /** A named thing (partition, backup, store object) does not exist. */
   NOT_FOUND: 'CAIRN_NOT_FOUND',
   /** A named thing that must be new already exists (e.g. a partition being created exclusively). */

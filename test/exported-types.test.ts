@@ -77,6 +77,18 @@ import {
   type PruneResult,
   type RestoreOptions,
   type RestoreResult,
+  BackupSchedule,
+  type PointInTimeResult,
+  type RestorePlan,
+  type RestoreWindow,
+  type ScheduleOptions,
+  type ScheduleStats,
+  Shipper,
+  type ShipOptions,
+  type ShippedEvent,
+  type ShipperStats,
+  type ShipperStopOptions,
+  type ShipperWaitOptions,
   type StoreBody,
   type StoreGetOptions,
   type StoreInfo,
@@ -337,6 +349,33 @@ t.test('backup engine, store and their option and result types', async (t) => {
   const pruned: PruneResult = await engine.prune(pruneOptions);
   t.same(pruned.kept, [backup.id]);
   t.same(pruned.deleted, []);
+
+  const shipOptions: ShipOptions = { intervalMs: 10 };
+  const shipper: Shipper = engine.ship(ks, shipOptions);
+  t.ok(shipper instanceof Shipper);
+  const shippedEvents: ShippedEvent[] = [];
+  shipper.on('shipped', (e: ShippedEvent) => shippedEvents.push(e));
+  await shipper.flush();
+  await p.put('shipped', '1');
+  const waitOptions: ShipperWaitOptions = {};
+  t.equal(await shipper.waitFor(ks.seqno, waitOptions), ks.seqno);
+  const shipStats: ShipperStats = shipper.stats();
+  t.equal(shipStats.lagSeqnos, 0);
+  t.equal(shippedEvents.at(-1)?.lastSeqno, ks.seqno);
+  const stopOptions: ShipperStopOptions = { releaseSlot: true };
+  await shipper.stop(stopOptions);
+
+  const window: RestoreWindow = await engine.window();
+  t.equal(window.to?.seqno, ks.seqno);
+  const plan: RestorePlan = await engine.restore('latest', path.join(dir, 'pitr-plan'), { toSeqno: ks.seqno, dryRun: true });
+  t.equal(plan.seqno, ks.seqno);
+  const pitr: PointInTimeResult = await engine.restore('latest', path.join(dir, 'pitr'), { toSeqno: ks.seqno });
+  t.equal(pitr.seqno, ks.seqno);
+  const scheduleOptions: ScheduleOptions = { every: '1h' };
+  const schedule: BackupSchedule = engine.schedule(ks, scheduleOptions);
+  const scheduleStats: ScheduleStats = schedule.stats();
+  t.equal(scheduleStats.runs, 0);
+  await schedule.stop();
 
   const body: StoreBody = Buffer.from('probe');
   const putOptions: StorePutOptions = { ifNoneMatch: true };

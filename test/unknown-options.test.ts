@@ -1,6 +1,6 @@
 // Unknown option names are refused everywhere a caller passes options: a RangeError that
 // names the option, before any I/O, instead of a silently ignored misspelling or a
-// not-yet-supported option (`readOnly` used to open a writable keyspace).
+// option a caller may believe exists (`readOnly: 1` once opened a writable keyspace).
 import t, { type Test } from 'tap';
 import * as nodePath from 'node:path';
 import { readdir } from 'node:fs/promises';
@@ -24,7 +24,7 @@ async function refuses(t: Test, call: () => unknown, option: string, what: strin
 t.test('Keyspace.open, with nested compaction options', async (t) => {
   const root = await scratchDir(t, 'unknown-options');
   const dir = nodePath.join(root, 'ks');
-  await refuses(t, () => Keyspace.open(dir, { readOnly: true } as never), 'readOnly', 'a not-yet-supported option');
+  await refuses(t, () => Keyspace.open(dir, { readonly: true } as never), 'readonly', 'a misspelt readOnly');
   await refuses(t, () => Keyspace.open(dir, { memtableByte: 1 << 20 } as never), 'memtableByte', 'a misspelt option');
   await refuses(t, () => Keyspace.open(dir, { compaction: { level0Triger: 2 } } as never), 'level0Triger', 'leveled');
   await refuses(t, () => Keyspace.open(dir, { compaction: { strategy: 'fifo', maxBytes: 1000, level0Trigger: 2 } } as never), 'level0Trigger', 'a leveled option under fifo');

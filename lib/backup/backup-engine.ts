@@ -19,6 +19,11 @@ import { openStore } from './open-store.js';
 import { type PruneOptions, type PruneResult, pruneBackups } from './prune-backups.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { BackupStore } from './store.js';
+import { shippedCodecOf, shipperContext } from './ship-context.js';
+import { BackupSchedule, type ScheduleOptions, parseDuration } from './schedule.js';
+import { type PointInTimeResult, type RestorePlan, planPointInTime, restorePointInTime, toTimeMs } from './point-in-time.js';
+import { type RestoreWindow, computeWindow } from './shipped-catalog.js';
+import { type ShipOptions, Shipper } from './shipper.js';
 import { type BackupOptions, type BackupResult, takeBackup } from './take-backup.js';
 import { type VerifyOptions, type VerifyResult, verifyBackup } from './verify-backup.js';
 
@@ -83,7 +88,9 @@ export type BackupList = BackupSummary[] & {
 const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true, compression: true, encryption: true });
 const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
 const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, quarantine: true, concurrency: true, signal: true, onProgress: true });
-const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true, partitions: true });
+const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true, toSeqno: true, toTime: true, dryRun: true, partitions: true });
+const SCHEDULE_OPTIONS = optionNames<ScheduleOptions>({ every: true, keepLast: true, maxAge: true, verify: true });
+const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
 
 const DEFAULT_LEASE_TTL_MS = 15 * 60 * 1000;
@@ -239,12 +246,21 @@ export class BackupEngine {
    * checked against their sha256 as they are written, made durable, and `dir` appears by
    * one rename: it holds a whole keyspace (open it with Keyspace.open) or nothing.
    * @throws TypeError / RangeError for invalid arguments.
+   * With `toSeqno` or `toTime` it is a point-in-time restore (docs/shipping.md §5): the
+   * newest backup at or before the target (`id` 'latest', or that backup), then the
+   * shipped journal replayed up to it, every batch whole; `dryRun` returns the plan only.
+   * @throws CairnError CAIRN_NOT_FOUND for a target outside the window or behind a gap in
+   *   the shipped journal (details name the range), before anything is written;
+   *   CAIRN_CORRUPTION for a shipped object that fails its checks or a chain that does not link.
    * @throws CairnError CAIRN_NOT_EMPTY when `dir` exists and is not an empty directory;
    *   CAIRN_NOT_FOUND when there is no such backup or one of its objects is missing;
    *   CAIRN_CORRUPTION when an object has the wrong size or content; CAIRN_ABORTED when
    *   `signal` fires. Disk failures keep Node's codes. On failure `dir` is left as it was.
    */
-  async restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult> {
+  restore(id: string, dir: string, options: RestoreOptions & { dryRun: true }): Promise<RestorePlan>;
+  restore(id: string, dir: string, options: RestoreOptions & ({ toSeqno: number } | { toTime: Date | string | number })): Promise<PointInTimeResult>;
+  restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult>;
+  async restore(id: string, dir: string, options?: RestoreOptions): Promise<RestoreResult | PointInTimeResult | RestorePlan> {
     const ref = validateBackupRef(id);
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     const o = optionsObject<RestoreOptions>(options, 'options', RESTORE_OPTIONS);
@@ -253,9 +269,32 @@ export class BackupEngine {
       throw new TypeError('options.partitions must be a non-empty array of partition names');
     }
     const limit = concurrency(o.concurrency, 4);
+    if (o.toSeqno !== undefined && (typeof o.toSeqno !== 'number' || !Number.isSafeInteger(o.toSeqno) || o.toSeqno < 0)) throw new RangeError('options.toSeqno must be a non-negative integer');
+    if (o.toTime !== undefined) toTimeMs(o.toTime);
+    if (o.toSeqno !== undefined && o.toTime !== undefined) throw new RangeError('options.toSeqno and options.toTime exclude each other');
+    if (o.dryRun !== undefined && typeof o.dryRun !== 'boolean') throw new TypeError('options.dryRun must be a boolean');
+    if (o.toSeqno !== undefined || o.toTime !== undefined) {
+      const codec = shippedCodecOf(this.#ctx);
+      const planned = await planPointInTime(this.#ctx, codec, ref, { toSeqno: o.toSeqno, toTime: o.toTime }, o.signal);
+      if (o.dryRun === true) return planned.plan;
+      return restorePointInTime(this.#ctx, codec, planned, dir, { ...o, concurrency: limit });
+    }
+    if (o.dryRun === true) throw new RangeError('options.dryRun needs options.toSeqno or options.toTime');
     const { codec } = await openExistingStore(this.#ctx);
     const manifest = await resolveManifest(this.store, codec, ref, o.signal);
     return restoreBackup(this.#ctx, codec, manifest, dir, { ...o, concurrency: limit });
+  }
+
+  /**
+   * The range a point-in-time restore can reach: from the oldest backup to the last
+   * shipped batch (or the newest backup), with the seqno ranges no object or backup covers.
+   * Lists the store and reads one object; a damaged object is found only by the restore
+   * that reads it.
+   */
+  async window(): Promise<RestoreWindow> {
+    const { codec } = await openExistingStore(this.#ctx);
+    const { manifests } = await readAllManifests(this.store, codec);
+    return computeWindow(this.store, shippedCodecOf(this.#ctx), manifests);
   }
 
   /**
@@ -292,6 +331,60 @@ export class BackupEngine {
     const key = parseUserKey(newKey, 'newKey');
     await rotateStoreKey(this.#ctx, key);
     this.#ctx.userKey = key;
+  }
+
+  /**
+   * Starts shipping `ks`'s journal into this store (docs/shipping.md): about every
+   * `intervalMs`, what was committed (and is durable locally) goes into an immutable
+   * shipped object, so that a restore can reach any seqno or moment up to about one
+   * interval ago. Resumes where the store's last object ends; when the local journal
+   * cannot continue it (a new store, a dropped slot), takes a base backup first. A journal
+   * slot keeps unshipped journal files from deletion while the store is unreachable.
+   * @returns The running Shipper (flush, waitFor, stats, stop; 'shipped' and 'error' events).
+   * @throws TypeError / RangeError for invalid arguments.
+   */
+  ship(ks: Keyspace, options?: ShipOptions): Shipper {
+    if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
+    const o = optionsObject<ShipOptions>(options, 'options', SHIP_OPTIONS);
+    const intervalMs = duration(o.intervalMs, 'options.intervalMs', 1000, 10);
+    if (intervalMs > 3_600_000) throw new RangeError('options.intervalMs must be at most 3600000');
+    const maxObjectBytes = o.maxObjectBytes ?? 16 * 1024 * 1024;
+    if (typeof maxObjectBytes !== 'number' || !Number.isSafeInteger(maxObjectBytes)) throw new TypeError('options.maxObjectBytes must be an integer');
+    if (maxObjectBytes < 1024 || maxObjectBytes > 1024 * 1024 * 1024) throw new RangeError('options.maxObjectBytes must be between 1024 and 1073741824');
+    return new Shipper(ks, shipperContext(this.#ctx, (k) => this.backup(k)), { intervalMs, maxObjectBytes });
+  }
+
+  /**
+   * Takes a backup of `ks` every `every` (with up to a tenth of it as jitter), then prunes
+   * (`keepLast`, `maxAge`) and verifies (`verify`) when asked. Runs never overlap; when the
+   * store's newest backup of `ks` is older than one interval (a run missed while the
+   * process was down), the first run starts at once.
+   * @returns The running schedule (stop, stats; 'backup', 'prune', 'verify', 'error' events).
+   * @throws TypeError / RangeError for invalid arguments.
+   */
+  schedule(ks: Keyspace, options: ScheduleOptions): BackupSchedule {
+    if (typeof ks !== 'object' || ks === null || typeof ks.backupTo !== 'function') throw new TypeError('ks must be an open Keyspace');
+    const o = optionsObject<ScheduleOptions>(options, 'options', SCHEDULE_OPTIONS);
+    if (o.every === undefined) throw new TypeError('options.every is required');
+    const everyMs = parseDuration(o.every, 'options.every');
+    if (everyMs < 10) throw new RangeError('options.every must be at least 10 ms');
+    if (o.keepLast !== undefined && (!Number.isSafeInteger(o.keepLast) || o.keepLast < 1)) throw new RangeError('options.keepLast must be a positive integer');
+    const maxAgeMs = o.maxAge === undefined ? undefined : parseDuration(o.maxAge, 'options.maxAge');
+    if (o.verify !== undefined && typeof o.verify !== 'boolean' && o.verify !== 'full') throw new TypeError("options.verify must be a boolean or 'full'");
+    return new BackupSchedule(
+      ks,
+      {
+        backup: (k) => this.backup(k),
+        prune: (p) => this.prune(p),
+        verify: (id, full) => this.verify(id, { full }),
+        newestBackupAt: async (keyspaceId) => {
+          const own = (await this.list()).filter((b) => b.keyspaceId === keyspaceId);
+          return own.length === 0 ? undefined : Math.max(...own.map((b) => Date.parse(b.createdAt)));
+        },
+        clock: this.#ctx.clock,
+      },
+      { everyMs, keepLast: o.keepLast, maxAgeMs, verify: o.verify ?? false },
+    );
   }
 
   /** Closes the store when the engine opened it (BackupEngine.open); a store passed in stays open. Resolves when closed. */

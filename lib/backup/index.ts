@@ -11,3 +11,7 @@ export type { BackupPhase, BackupProgress, ProgressListener } from './progress.j
 export type { BackupManifest, ManifestFile, StoreEncryption, StoreInfo } from './manifest.js';
 export type { BackupStore, StoreBody, StoreGetOptions, StoreListPage, StoreObjectInfo, StorePutOptions } from './store.js';
 export { openStore, type OpenStoreOptions } from './open-store.js';
+export { Shipper, type ShipOptions, type ShipperStats, type ShipperStopOptions, type ShipperWaitOptions, type ShippedEvent } from './shipper.js';
+export type { PointInTimeResult, RestorePlan } from './point-in-time.js';
+export type { RestoreWindow } from './shipped-catalog.js';
+export { BackupSchedule, type ScheduleOptions, type ScheduleStats } from './schedule.js';

@@ -55,6 +55,8 @@ export interface BackupManifest {
   keyspaceId: string;
   /** Every write with a seqno up to this one is in the backup, and no later one. */
   seqno: number;
+  /** Commit time (ms since the epoch) of the batch holding `seqno`; absent when unknown (older cairn). */
+  timeMs?: number;
   createdAt: string;
   label: string | undefined;
   partitions: string[];
@@ -152,6 +154,7 @@ export function parseManifest(bytes: Uint8Array, key: string): BackupManifest {
     format: r.format as number,
     keyspaceId: r.keyspaceId,
     seqno: r.seqno,
+    timeMs: isCount(r.timeMs) && r.timeMs > 0 ? r.timeMs : undefined,
     createdAt: r.createdAt,
     label: typeof r.label === 'string' ? r.label : undefined,
     partitions: r.partitions as string[],

@@ -9,6 +9,7 @@ import { throwIfAborted } from '../errors.js';
 import { type EngineContext, byCreatedAt, openExistingStore, readAllManifests } from './catalog.js';
 import { Lease, liveLeases, removeExpiredLeases } from './lease.js';
 import { forEachLimit } from './parallel.js';
+import { pruneShippedObjects } from './shipped-catalog.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { FILES_PREFIX, manifestKey, parseObjectKey } from './store-layout.js';
 import { listAll } from './store-objects.js';
@@ -40,6 +41,11 @@ export interface PruneResult {
   deleted: string[];
   /** Damaged manifests (see `list().damaged`) deleted, or to be deleted; only when a retention rule is given. */
   deletedDamaged: string[];
+  /**
+   * Shipped journal objects deleted (or to be deleted): those wholly at or below the
+   * oldest kept backup's seqno, which no restore can use (docs/shipping.md §6).
+   */
+  journalObjectsDeleted: number;
   /** Content objects deleted (or to be deleted) and their bytes. */
   filesDeleted: number;
   bytesFreed: number;
@@ -86,6 +92,8 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
       kept: keep.map((m) => m.id).reverse(),
       deleted: drop.map((m) => m.id).reverse(),
       deletedDamaged: dropDamaged.map((d) => d.id),
+      // Below the oldest kept backup only: every moment from it to now stays restorable.
+      journalObjectsDeleted: await pruneShippedObjects(store, keep, dryRun, signal),
       filesDeleted: 0,
       bytesFreed: 0,
       filesInGrace: 0,

@@ -35,6 +35,15 @@ export interface RestoreOptions {
   signal?: AbortSignal;
   /** Called synchronously as phases start and bytes move. */
   onProgress?: ProgressListener;
+  /**
+   * Point-in-time restore (docs/shipping.md §5): the state after every batch whose last
+   * seqno is at most this, from the newest backup at or below it plus the shipped journal.
+   */
+  toSeqno?: number;
+  /** Point-in-time restore to a moment (inclusive): every batch committed at or before it. */
+  toTime?: Date | string | number;
+  /** With toSeqno or toTime: only plan (backup, objects, bytes, exact seqno and time); write nothing. */
+  dryRun?: boolean;
 }
 
 /** What `engine.restore` resolves with. */

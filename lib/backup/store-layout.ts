@@ -55,6 +55,23 @@ export function leaseKey(kind: 'backup' | 'prune', id: string): string {
   return `${LOCKS_PREFIX}${kind}-${id}.json`;
 }
 
+const SHIPPED_KEY_RE = /^journal\/(\d{16})-(\d{16})-(\d{6})$/;
+
+/** A shipped journal object's key (docs/shipping.md §3): seqnos 16 digits, epoch 6, so a listing is in seqno order. */
+export function shippedObjectKey(firstSeqno: number, lastSeqno: number, epoch: number): string {
+  return `${JOURNAL_PREFIX}${String(firstSeqno).padStart(16, '0')}-${String(lastSeqno).padStart(16, '0')}-${String(epoch).padStart(6, '0')}`;
+}
+
+/** The seqno range and epoch in a shipped object's key, or undefined when the key is not one. */
+export function parseShippedObjectKey(key: string): { firstSeqno: number; lastSeqno: number; epoch: number } | undefined {
+  const m = SHIPPED_KEY_RE.exec(key);
+  if (!m) return undefined;
+  const firstSeqno = Number(m[1]);
+  const lastSeqno = Number(m[2]);
+  if (!Number.isSafeInteger(lastSeqno) || firstSeqno > lastSeqno) return undefined;
+  return { firstSeqno, lastSeqno, epoch: Number(m[3]) };
+}
+
 /** Where a damaged object is moved: `quarantine/<UTC stamp>-<ms>/<original key>`. */
 export function quarantineKey(key: string, nowMs: number): string {
   const stamp = new Date(nowMs).toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, 'Z-$1');

@@ -147,6 +147,7 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
         format: codec.format,
         keyspaceId: meta.id,
         seqno: checkpoint.seqno,
+        timeMs: checkpoint.timeMs > 0 ? checkpoint.timeMs : undefined,
         createdAt: new Date(createdAt).toISOString(),
         label: options.label,
         partitions: checkpoint.partitions,

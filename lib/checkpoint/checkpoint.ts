@@ -75,6 +75,7 @@ async function build(fs: FileSystem, cut: CheckpointCut, sourceRoot: string, tar
   const result: CheckpointResult = {
     path: target,
     seqno: cut.seqno,
+    timeMs: cut.timeMs,
     partitions: cut.partitions.map((p) => p.name),
     filesLinked: 0,
     filesCopied: 0,

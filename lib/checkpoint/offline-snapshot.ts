@@ -44,6 +44,8 @@ interface SourceFile {
 
 interface Plan {
   seqno: number;
+  /** Commit time of the newest record of the newest journal (0 when it holds none, or is format 1). */
+  timeMs: number;
   partitions: string[];
   /** Immutable files: hard-linked when possible. */
   immutable: SourceFile[];
@@ -103,6 +105,7 @@ async function planSnapshot(fs: FileSystem, root: string, signal: AbortSignal | 
   const immutable: Plan['immutable'] = [];
   const mutable: Plan['mutable'] = [];
   let seqno = 0;
+  let timeMs = 0;
   for (const name of names) {
     const dir = partitionDir(root, name);
     const { manifestNumber, state } = await readCurrentManifest(fs, dir);
@@ -121,13 +124,16 @@ async function planSnapshot(fs: FileSystem, root: string, signal: AbortSignal | 
   const newest = journals.pop();
   if (newest !== undefined) {
     const reading = readJournal(fs, newest.path, { isLast: true, fileNumber: newest.fileNumber });
-    for await (const record of reading.records) seqno = Math.max(seqno, record.seqno + record.ops.length - 1);
+    for await (const record of reading.records) {
+      seqno = Math.max(seqno, record.seqno + record.ops.length - 1);
+      timeMs = Math.max(timeMs, record.timeMs ?? 0);
+    }
     const end = await reading.end;
     if (end.lastSeqno === undefined) seqno = Math.max(seqno, await lastSeqnoOf(fs, journals));
     mutable.push({ from: newest.path, bytes: end.validBytes, limit: end.validBytes });
   }
   for (const j of journals) immutable.push({ from: j.path, bytes: j.bytes });
-  return { seqno, partitions: names, immutable, mutable };
+  return { seqno, timeMs, partitions: names, immutable, mutable };
 }
 
 /** The last seqno in the newest of `sealed` that holds a record (0 when none does). */
@@ -153,6 +159,7 @@ async function build(fs: FileSystem, root: string, target: string, plan: Plan, o
   const result: OfflineSnapshotResult = {
     path: target,
     seqno: plan.seqno,
+    timeMs: plan.timeMs,
     partitions: plan.partitions,
     filesLinked: 0,
     filesCopied: 0,

@@ -16,6 +16,7 @@ import { scanCommand } from './commands/scan.js';
 import { snapshotCommand } from './commands/snapshot.js';
 import { statsCommand } from './commands/stats.js';
 import { verifyCommand } from './commands/verify.js';
+import { windowCommand } from './commands/window.js';
 
 export const COMMANDS: readonly Command[] = [
   getCommand,
@@ -32,6 +33,7 @@ export const COMMANDS: readonly Command[] = [
   infoCommand,
   verifyCommand,
   restoreCommand,
+  windowCommand,
   pruneCommand,
 ];
 

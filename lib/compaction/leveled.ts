@@ -1,5 +1,6 @@
 // The leveled compaction strategy (the default): level 0 drains into level 1 once it holds
-// level0Trigger files; a level L >= 1 over its byte budget pushes one file into L+1.
+// level0Trigger files; a level L >= 1 over its byte budget pushes one file into L+1. The
+// budgets of the levels above the deepest one follow its size (dynamic level targets).
 // A pure decision over a VersionState; stateless, so safe to call from anywhere.
 import type { SegmentDescriptor, VersionState } from '../tree/manifest.js';
 import type { KeyRange } from '../tree/merge.js';
@@ -11,7 +12,11 @@ const MiB = 1024 * 1024;
 export interface LeveledConfig {
   /** Level 0 is merged into level 1 once it holds this many files. */
   level0Trigger: number;
-  /** Byte budget of level 1; level L's is baseLevelBytes * levelMultiplier^(L-1). */
+  /**
+   * Byte budget of level 1; level L's is baseLevelBytes * levelMultiplier^(L-1), and a
+   * level above the deepest non-empty one gets at most the deepest one's bytes divided by
+   * levelMultiplier per level between them (see levelBudgets).
+   */
   baseLevelBytes: number;
   levelMultiplier: number;
   /** Levels 0 .. maxLevels-1; the last level is never compacted further down. */
@@ -40,9 +45,38 @@ export function leveledConfig(options: Partial<LeveledConfig> = {}): LeveledConf
   return config;
 }
 
-/** The byte budget of level `level` (>= 1). */
+/** The static byte budget of level `level` (>= 1): what the level may hold before it is the deepest. */
 export function levelBudget(config: LeveledConfig, level: number): number {
   return config.baseLevelBytes * config.levelMultiplier ** (level - 1);
+}
+
+/**
+ * The byte budget of each level (index = level; level 0's entry unused). Dynamic targets,
+ * after RocksDB's level_compaction_dynamic_level_bytes: with static budgets a store of
+ * 100 MB keeps up to 64 MB in level 1 on top of a level 2 that already holds every key,
+ * so under overwrites most of level 1 is stale versions (space amplification up to 1.6).
+ * Sizing each upper level from the deepest one (its bytes / multiplier per level up) keeps
+ * the stale share near 1/multiplier at any size. A level never gets more than its static
+ * budget, nor less than baseLevelBytes / multiplier (below that every flush would push
+ * files down); the deepest level keeps its static budget, so the tree still grows.
+ */
+export function levelBudgets(state: VersionState, config: LeveledConfig): number[] {
+  const levels = state.levels;
+  let deepest = 0;
+  for (let level = levels.length - 1; level >= 1; level--) {
+    if (levels[level].length > 0) {
+      deepest = level;
+      break;
+    }
+  }
+  const deepestBytes = deepest > 0 ? levelBytes(levels[deepest]) : 0;
+  const floor = config.baseLevelBytes / config.levelMultiplier;
+  const budgets = [0];
+  for (let level = 1; level < Math.max(levels.length, 2); level++) {
+    const fixed = levelBudget(config, level);
+    budgets.push(level < deepest ? Math.min(fixed, Math.max(floor, deepestBytes / config.levelMultiplier ** (deepest - level))) : fixed);
+  }
+  return budgets;
 }
 
 export class LeveledStrategy implements CompactionStrategy {
@@ -76,7 +110,8 @@ export function leveledPendingBytes(state: VersionState, config: LeveledConfig):
   const level0 = state.levels[0] ?? [];
   let pending = level0.length >= config.level0Trigger ? levelBytes(level0) : 0;
   const lastCompacted = Math.min(state.levels.length, config.maxLevels - 1);
-  for (let level = 1; level < lastCompacted; level++) pending += Math.max(0, levelBytes(state.levels[level]) - levelBudget(config, level));
+  const budgets = levelBudgets(state, config);
+  for (let level = 1; level < lastCompacted; level++) pending += Math.max(0, levelBytes(state.levels[level]) - budgets[level]);
   return pending;
 }
 
@@ -91,8 +126,9 @@ export function chooseLeveled(state: VersionState, config: LeveledConfig, contex
   const level0 = state.levels[0] ?? [];
   if (level0.length >= config.level0Trigger) candidates.push({ level: 0, score: level0.length / config.level0Trigger });
   const lastCompacted = Math.min(state.levels.length, config.maxLevels - 1);
+  const budgets = levelBudgets(state, config);
   for (let level = 1; level < lastCompacted; level++) {
-    const score = levelBytes(state.levels[level]) / levelBudget(config, level);
+    const score = levelBytes(state.levels[level]) / budgets[level];
     if (score > 1) candidates.push({ level, score });
   }
   candidates.sort((a, b) => b.score - a.score || a.level - b.level);

@@ -3,7 +3,8 @@
 // knowledge; one call owns its outputs, so calls may run concurrently (in-process or on a
 // worker thread, see merge-job.ts) as long as their output file numbers differ.
 import * as path from 'node:path';
-import { EntryKind, type Entry } from '../codec/entry.js';
+import { EntryKind, MAX_SEQNO, type Entry } from '../codec/entry.js';
+import { RangeTombstones, keySuccessor } from '../codec/range-tombstones.js';
 import { throwIfAborted } from '../errors.js';
 import type { FileSystem } from '../fs/file-system.js';
 import { segmentFileName } from '../layout/file-names.js';
@@ -67,15 +68,35 @@ export async function runMerge(fs: FileSystem, job: MergeJob): Promise<SegmentDe
   try {
     for (let i = 0; i < job.inputs.length; i++) readers.push(await SegmentReader.open(fs, job.inputs[i].path, { fileNumber: i, cache }));
     const merged = new MergingCursor(readers.map((r) => r.cursor({ fillCache: false })), false);
-    const survivors = new Survivors(merged, job.dropTombstones);
-    while (survivors.peek() !== undefined) {
+    // Range tombstones of the inputs: they drop the versions they cover, and unless this
+    // merge is into the bottom, they go on (clipped to each output's keys, so outputs of
+    // one level stay disjoint) to cover older data in the levels below.
+    let tombstones: RangeTombstones | undefined;
+    for (const reader of readers) {
+      if (reader.rangeTombstones === undefined) continue;
+      tombstones ??= new RangeTombstones();
+      tombstones.addVisible(reader.rangeTombstones, MAX_SEQNO);
+    }
+    const survivors = new Survivors(merged, job.dropTombstones, tombstones);
+    const kept = job.dropTombstones ? undefined : tombstones;
+    // Output i holds the tombstones' part over [from, past its last key), the last one the rest.
+    let from: Buffer | null = null;
+    const outputTombstones = (): RangeTombstones | undefined => {
+      if (kept === undefined) return undefined;
+      const last = survivors.lastTaken;
+      const to = survivors.peek() === undefined || last === undefined ? null : keySuccessor(last);
+      const part = kept.clipped(from, to);
+      from = to;
+      return part;
+    };
+    while (survivors.peek() !== undefined || (outputs.length === 0 && kept !== undefined)) {
       const index = outputs.length;
       const isLast = index === job.fileNumbers.length - 1;
       const fileNumber = job.fileNumbers[index];
       const file = path.join(job.outputDir, segmentFileName(fileNumber));
       // writeSegment removes its own partial file, and an EEXIST must not remove a file
       // that is not ours: a path is recorded only once its file is complete.
-      const meta = await writeSegment(fs, file, survivors.take(isLast ? Infinity : job.targetFileBytes), options);
+      const meta = await writeSegment(fs, file, survivors.take(isLast ? Infinity : job.targetFileBytes), { ...options, rangeTombstones: outputTombstones });
       written.push(file);
       outputs.push({ fileNumber, ...meta });
     }
@@ -93,10 +114,13 @@ export async function runMerge(fs: FileSystem, job: MergeJob): Promise<SegmentDe
 class Survivors {
   private pending: Entry | undefined;
   private lastKey: Buffer | undefined;
+  /** The key of the last entry take() yielded. */
+  lastTaken: Buffer | undefined;
 
   constructor(
     private readonly source: EntryCursor,
     private readonly dropTombstones: boolean,
+    private readonly rangeTombstones: RangeTombstones | undefined,
   ) {}
 
   peek(): Entry | undefined {
@@ -115,6 +139,7 @@ class Survivors {
       if (e === undefined) return;
       this.pending = undefined;
       bytes += e.key.length + e.value.length + ENTRY_OVERHEAD;
+      this.lastTaken = e.key;
       yield e;
     }
   }
@@ -127,6 +152,8 @@ class Survivors {
       // Set before the tombstone check: a dropped tombstone still hides the older versions.
       this.lastKey = e.key;
       if (this.dropTombstones && e.kind === EntryKind.Delete) continue;
+      // Under a newer range delete: hidden from every reader of the outputs (older readers keep the inputs).
+      if (this.rangeTombstones !== undefined && this.rangeTombstones.coveringSeqno(e.key, MAX_SEQNO) > e.seqno) continue;
       return e;
     }
   }

@@ -18,8 +18,12 @@ export interface JournalRecord {
   seqno: number;
   /** Views into a buffer that is never reused: safe to keep. */
   ops: DecodedOp[];
+  /** Commit time (ms since the epoch); undefined in a format-1 file. */
+  timeMs: number | undefined;
   /** File offset of the record's length field. */
   offset: number;
+  /** The record's payload (a view; the framed record is RECORD_HEADER_BYTES longer). */
+  payload: Buffer;
 }
 
 export interface JournalEnd {
@@ -100,7 +104,7 @@ async function* scan(
       const payload = await readRecordAt(file, pos);
       if (payload === undefined) {
         if (!options.isLast) throw corruption(path, pos, 'bad record in a sealed journal');
-        if (await file.hasValidRecordAfter(pos, result.lastSeqno ?? -1)) {
+        if (await file.hasValidRecordAfter(pos, result.lastSeqno ?? -1, header.version)) {
           throw corruption(path, pos, 'bad record followed by valid records');
         }
         result.tornTail = { offset: pos, bytes: size - pos };
@@ -108,13 +112,13 @@ async function* scan(
       }
       let batch;
       try {
-        batch = decodeBatch(payload);
+        batch = decodeBatch(payload, header.version);
       } catch (err) {
         throw corruption(path, pos, 'record with a valid checksum does not decode', err);
       }
       result.firstSeqno ??= batch.seqno;
       result.lastSeqno = batch.seqno + batch.ops.length - 1;
-      yield { seqno: batch.seqno, ops: batch.ops, offset: pos };
+      yield { seqno: batch.seqno, ops: batch.ops, timeMs: batch.timeMs, offset: pos, payload };
       pos += RECORD_HEADER_BYTES + payload.length;
     }
     result.validBytes = pos;
@@ -181,7 +185,7 @@ class WindowedFile {
    * decodes and is newer than `afterSeqno` (a later real record always is; the seqno test
    * keeps a record-shaped value inside the torn record from counting).
    */
-  async hasValidRecordAfter(pos: number, afterSeqno: number): Promise<boolean> {
+  async hasValidRecordAfter(pos: number, afterSeqno: number, version: number): Promise<boolean> {
     const rest = await this.view(pos, this.size - pos);
     for (let q = 1; q + RECORD_HEADER_BYTES < rest.length; q++) {
       const length = rest.readUInt32LE(q);
@@ -189,7 +193,7 @@ class WindowedFile {
       const payload = rest.subarray(q + RECORD_HEADER_BYTES, q + RECORD_HEADER_BYTES + length);
       if (crc32(payload) !== rest.readUInt32LE(q + 4)) continue;
       try {
-        if (decodeBatch(payload).seqno > afterSeqno) return true;
+        if (decodeBatch(payload, version).seqno > afterSeqno) return true;
       } catch {
         // A checksum match by chance over bytes that are not a record.
       }

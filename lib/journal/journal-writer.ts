@@ -128,6 +128,27 @@ export class JournalWriter {
     return (this.#buffered ??= new Group()).promise;
   }
 
+  /**
+   * Makes every byte handed to the OS so far durable (sharing fdatasyncs with sync
+   * appends; none when nothing is unsynced) and resolves with that size. On a file being
+   * sealed it waits for the seal, which syncs everything.
+   */
+  async syncWritten(): Promise<number> {
+    if (this.#poisoned) throw this.#poisonError();
+    const size = this.#size;
+    if (this.#syncedSize >= size) return size;
+    if (this.#state === 'sealing') {
+      await this.#sealing;
+      return this.#size;
+    }
+    if (this.#state !== 'open') throw closedError(this.path);
+    const group = new Group();
+    this.#syncWaiters.push(group);
+    if (this.#syncing === null) this.#startSync();
+    await group.promise;
+    return size;
+  }
+
   /** True while a failed write is being undone: pending records cannot be written synchronously now. */
   get recovering(): boolean {
     return this.#recovering !== null;

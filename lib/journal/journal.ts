@@ -193,6 +193,31 @@ export class Journal {
     return sealed;
   }
 
+  /**
+   * A durable point for readers of the journal (the shipper): makes what the active file
+   * holds durable (one fdatasync, or none when nothing is unsynced) and resolves with that
+   * file's number and the byte length now durable. Every older file is sealed, hence
+   * durable, by then. Never waits for or writes new appends.
+   */
+  async syncPoint(): Promise<{ fileNumber: number; bytes: number }> {
+    if (this.#poisoned) throw this.#poisonError();
+    if (this.#closed) throw new CairnError(ErrorCodes.CLOSED, 'Journal is closed');
+    const w = this.#writer;
+    let bytes: number;
+    try {
+      bytes = await w.syncWritten();
+    } catch (err) {
+      if (w === this.#writer || this.#poisoned) throw err;
+      bytes = w.size;
+    }
+    // Switched away meanwhile: the old file is sealed (or sealing) whole.
+    if (w !== this.#writer) {
+      await this.#sealing;
+      bytes = w.size;
+    }
+    return { fileNumber: w.fileNumber, bytes };
+  }
+
   /** Sealed files, oldest first (copies). */
   sealedFiles(): JournalFileInfo[] {
     return this.#sealed.map((s) => ({ ...s }));

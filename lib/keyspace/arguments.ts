@@ -1,6 +1,7 @@
 // Validation and normalisation of everything a caller passes to the public API. Runs
 // before any I/O and throws TypeError / RangeError, never a CairnError. Pure functions.
 import type { KeyRange } from '../tree/merge.js';
+import { keySuccessor } from '../codec/range-tombstones.js';
 
 /** What the API accepts for keys and values. */
 export type Bytes = Uint8Array | string;
@@ -15,6 +16,27 @@ export function toKey(key: unknown, what = 'key'): Buffer {
   const buf = toBytes(key, what);
   if (buf.length > MAX_KEY_BYTES) throw new RangeError(`${what} is ${buf.length} bytes; the limit is ${MAX_KEY_BYTES}`);
   return buf;
+}
+
+/** Checks a key to be written (it is copied later, straight into its journal record). */
+export function checkKey(key: unknown): asserts key is Bytes {
+  checkBytes(key, 'key', MAX_KEY_BYTES);
+}
+
+/** Checks a value to be written, as checkKey. */
+export function checkValue(value: unknown): asserts value is Bytes {
+  checkBytes(value, 'value', MAX_VALUE_BYTES);
+}
+
+function checkBytes(input: unknown, what: string, limit: number): void {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new TypeError(`${what} must be a string or a Uint8Array (got ${describe(input)})`);
+  const length = byteLength(input);
+  if (length > limit) throw new RangeError(`${what} is ${length} bytes; the limit is ${limit}`);
+}
+
+/** Bytes a key or value takes (UTF-8 for a string). */
+export function byteLength(bytes: Bytes): number {
+  return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
 }
 
 /** For lookups only: the key's bytes without a copy (nothing keeps a reference to it). */
@@ -112,6 +134,22 @@ export const KEY_BOUNDS = optionNames<KeyBounds>({ gt: true, gte: true, lt: true
 export function toBounds(input: unknown, name = 'range'): KeyRange {
   const options = optionsObject<KeyBounds>(input, name, KEY_BOUNDS);
   return toRange(options).range;
+}
+
+/**
+ * The key bounds of a range delete as the half-open [start, end) a range tombstone
+ * records (`gt k` starts at k's successor, `lte k` ends at it; the tighter bound wins when
+ * both are given); end is empty when there is no upper bound. Undefined when the range
+ * holds no key. Throws as toBounds, naming the option.
+ */
+export function toDeletionRange(input: unknown, name = 'range'): { start: Buffer; end: Buffer } | undefined {
+  const bounds = toBounds(input, name);
+  const starts = [bounds.gte, bounds.gt === undefined ? undefined : keySuccessor(bounds.gt)].filter((k) => k !== undefined);
+  const ends = [bounds.lt, bounds.lte === undefined ? undefined : keySuccessor(bounds.lte)].filter((k) => k !== undefined);
+  const start = starts.reduce((a, b) => (Buffer.compare(a, b) >= 0 ? a : b), Buffer.alloc(0));
+  if (ends.length === 0) return { start, end: Buffer.alloc(0) };
+  const end = ends.reduce((a, b) => (Buffer.compare(a, b) <= 0 ? a : b));
+  return Buffer.compare(start, end) < 0 ? { start, end } : undefined;
 }
 
 export const RANGE_OPTIONS = optionNames<RangeOptions>({ gt: true, gte: true, lt: true, lte: true, reverse: true, limit: true });

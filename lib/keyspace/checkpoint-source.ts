@@ -13,6 +13,8 @@ import type { VersionState } from '../tree/manifest.js';
 export interface CheckpointCut {
   /** Every write with seqno <= this is in the checkpoint, and no other. */
   seqno: number;
+  /** Commit time (ms since the epoch) of the batch holding `seqno`; 0 when unknown. */
+  timeMs: number;
   /** The registry as of the cut (keyspace id, partitions and their ids). */
   meta: KeyspaceMeta;
   /** Each partition's pinned version, and the partition's directory in the source. */
@@ -62,6 +64,8 @@ export interface CheckpointResult {
   path: string;
   /** The checkpoint holds every write with a seqno up to this one, and no later one. */
   seqno: number;
+  /** Commit time (ms since the epoch) of the batch holding `seqno`; 0 when unknown (written by an older cairn). */
+  timeMs: number;
   /** The partitions it holds, as of the cut. */
   partitions: string[];
   /** Files hard-linked, and copied (all of them when the destination is on another file system). */

@@ -60,10 +60,13 @@ export class Cutter implements CheckpointSource {
     // The journal must be able to switch files synchronously (a spare file ready, no
     // rotation or write recovery in flight); getting there may take a while, and the
     // keyspace may fail or close meanwhile.
+    // A partition create or drop between its journal record and its keyspace.json commit
+    // would leave the cut's registry disagreeing with its seqno: wait those out too.
     do {
       await this.#journal.prepareCut();
+      await this.#registry.committed();
       this.#state.checkWritable();
-    } while (!this.#journal.canCut());
+    } while (!this.#journal.canCut() || this.#registry.changing);
     return this.#cutNow();
   }
 
@@ -78,6 +81,7 @@ export class Cutter implements CheckpointSource {
     const started = process.hrtime.bigint();
     const rotation = this.#journal.cut();
     const seqno = this.#writes.visibleSeqno;
+    const timeMs = this.#writes.visibleTimeMs;
     const views: { tree: Tree; view: ReadView }[] = [];
     for (const tree of this.#registry.trees.values()) views.push({ tree, view: tree.acquireView() });
     const writePauseMicros = Number(process.hrtime.bigint() - started) / 1000;
@@ -93,6 +97,7 @@ export class Cutter implements CheckpointSource {
     let released = false;
     return {
       seqno,
+      timeMs,
       meta: this.#registry.committedMeta(),
       partitions: views.map(({ tree, view }) => ({ name: tree.name, root: tree.root, state: view.version.state })),
       journals,

@@ -29,7 +29,8 @@ export class EntryIterator implements AsyncIterableIterator<Item>, AsyncDisposab
     if (view === undefined) return;
     // A borrowed (snapshot) view gets its own reference: the snapshot may be released mid-iteration.
     this.#view = borrowedView ? tree.retainView(view) : view;
-    this.#cursor = new VisibleCursor(new MergingCursor(Tree.viewCursors(view, range), range.reverse === true), readSeqno);
+    const tombstones = Tree.viewRangeTombstones(view, readSeqno);
+    this.#cursor = new VisibleCursor(new MergingCursor(Tree.viewCursors(view, range, tombstones), range.reverse === true), readSeqno, tombstones);
   }
 
   [Symbol.asyncIterator](): this {

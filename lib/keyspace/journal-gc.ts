@@ -4,6 +4,7 @@
 // Main thread only; one pass at a time (a request during a pass runs another after it).
 import type { Journal } from '../journal/journal.js';
 import type { Tree } from '../tree/tree.js';
+import type { JournalSlots } from './journal-slots.js';
 import type { KeyspaceState } from './keyspace-state.js';
 
 export class JournalCollector {
@@ -12,6 +13,7 @@ export class JournalCollector {
   readonly #state: KeyspaceState;
   readonly #maxJournalBytes: number;
   readonly #visibleSeqno: () => number;
+  readonly #slots: JournalSlots;
   /** Sealed journal files a checkpoint in progress is linking, with their pin counts. */
   readonly #pins = new Map<number, number>();
   /** The running pass, if any; close() waits for it. */
@@ -19,7 +21,8 @@ export class JournalCollector {
   /** A flush finished while a pass was running: run another when it ends. */
   #collectAgain = false;
 
-  constructor(journal: Journal, trees: ReadonlyMap<string, Tree>, state: KeyspaceState, maxJournalBytes: number, visibleSeqno: () => number) {
+  constructor(journal: Journal, trees: ReadonlyMap<string, Tree>, state: KeyspaceState, maxJournalBytes: number, visibleSeqno: () => number, slots: JournalSlots) {
+    this.#slots = slots;
     this.#journal = journal;
     this.#trees = trees;
     this.#state = state;
@@ -83,12 +86,23 @@ export class JournalCollector {
     this.collect();
   }
 
+  /** Bytes of sealed files kept only because a journal slot (a shipper) has not consumed them. */
+  slotRetainedBytes(): number {
+    const needed = this.neededFrom();
+    let bytes = 0;
+    for (const file of this.#journal.sealedFiles()) if (file.lastSeqno !== undefined && file.lastSeqno < needed) bytes += file.bytes;
+    return bytes;
+  }
+
   async #collect(): Promise<void> {
+    // The byte budget counts only what flushing can free: a file kept by a journal slot
+    // alone (a shipper behind a slow store) stays however large the budget.
     let sealedBytes = 0;
     for (const file of this.#journal.sealedFiles()) {
-      const obsolete = file.lastSeqno === undefined || file.lastSeqno < this.neededFrom();
-      if (obsolete && !this.#pins.has(file.fileNumber) && !this.#state.closed) await this.#journal.removeSealed(file.fileNumber);
-      else sealedBytes += file.bytes;
+      const flushed = file.lastSeqno === undefined || file.lastSeqno < this.neededFrom();
+      const consumed = file.lastSeqno === undefined || file.lastSeqno < this.#slots.neededFrom();
+      if (flushed && consumed && !this.#pins.has(file.fileNumber) && !this.#state.closed) await this.#journal.removeSealed(file.fileNumber);
+      else if (!flushed) sealedBytes += file.bytes;
     }
     if (sealedBytes <= this.#maxJournalBytes || this.#state.poisoned || this.#state.closed) return;
     const oldest = this.#journal.sealedFiles()[0];

@@ -8,13 +8,16 @@ import type { BackgroundError } from './options.js';
 export class KeyspaceState {
   /** Set when close() starts: nothing new may begin. */
   closed = false;
+  /** Opened with `readOnly: true`: every write is refused with CAIRN_READ_ONLY. */
+  readonly readOnly: boolean;
   /** Set by a failed write or fsync: what failed, and how. */
   #poisoned: { cause: unknown; operation: string } | undefined;
   #lastBackgroundError: BackgroundError | undefined;
   readonly #onBackgroundError: ((error: BackgroundError) => void) | undefined;
 
-  constructor(onBackgroundError?: (error: BackgroundError) => void) {
+  constructor(onBackgroundError?: (error: BackgroundError) => void, readOnly = false) {
     this.#onBackgroundError = onBackgroundError;
+    this.readOnly = readOnly;
   }
 
   get poisoned(): boolean {
@@ -57,6 +60,7 @@ export class KeyspaceState {
 
   checkWritable(): void {
     this.checkOpen();
+    if (this.readOnly) throw new CairnError(ErrorCodes.READ_ONLY, 'The keyspace was opened with readOnly: true; it takes no writes');
     if (this.#poisoned !== undefined) {
       const { cause, operation } = this.#poisoned;
       throw new CairnError(ErrorCodes.POISONED, `Writes are refused since ${operation} failed to reach the disk (${describeFailure(cause)}); reopen the keyspace`, {

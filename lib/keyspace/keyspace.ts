@@ -12,7 +12,9 @@ import { CairnError, ErrorCodes } from '../errors.js';
 import { BlockCache } from '../segment/block-cache.js';
 import { OpenFiles } from '../segment/open-files.js';
 import type { Journal } from '../journal/journal.js';
-import type { PartitionStats, TreeHost } from '../tree/tree.js';
+import { type DecodedOp, isEntryKind, JournalOpKind } from '../journal/record.js';
+import type { JournalFileInfo } from '../journal/journal.js';
+import type { PartitionStats, Tree, TreeHost } from '../tree/tree.js';
 import { runMerge } from '../compaction/run-merge.js';
 import { mergeOnWorker } from '../compaction/merge-job.js';
 import { flushOnWorker, runFlush } from '../tree/flush-job.js';
@@ -21,6 +23,7 @@ import { type KeyBounds, optionNames, optionsObject, toBounds } from './argument
 import { type CheckpointOptions, type CheckpointResult, checkpointProtocol } from './checkpoint-source.js';
 import { Cutter } from './cut.js';
 import { JournalCollector } from './journal-gc.js';
+import { isValidSlotName, JournalSlots } from './journal-slots.js';
 import { KeyspaceState } from './keyspace-state.js';
 import { type BackgroundError, type KeyspaceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { Partition, type PartitionContext, markPartitionDeleted, newPartition, partitionTree } from './partition.js';
@@ -28,7 +31,7 @@ import { PartitionRegistry } from './partition-registry.js';
 import { checkKeyspaceDirectory, recoverKeyspace, type Recovered } from './recovery.js';
 import { type Snapshot, newSnapshot } from './snapshot.js';
 import { type WriteBatch, newWriteBatch } from './write-batch.js';
-import { WritePath } from './write-path.js';
+import { type ReplayedOp, WritePath } from './write-path.js';
 
 export type { BackgroundError, CompactionOptions, CompactionRunOptions, KeyspaceOptions, WriteOptions } from './options.js';
 export { KEYSPACE_OPTIONS } from './options.js';
@@ -71,6 +74,41 @@ export interface KeyspaceStats {
   openFiles: { open: number; max: number; evictions: number };
 }
 
+/**
+ * What a journal consumer (the shipper, lib/backup) and a point-in-time replay need of a
+ * keyspace, beyond its public API. Main thread only.
+ * @internal
+ */
+export interface JournalAccess {
+  readonly root: string;
+  readonly fs: FileSystem;
+  /** Sealed journal files, then the active one (last), oldest first. */
+  files(): JournalFileInfo[];
+  /** See Journal.syncPoint: the active file's number and its durable length. */
+  syncPoint(): Promise<{ fileNumber: number; bytes: number }>;
+  /** The persisted position of journal slot `name`. */
+  slot(name: string): number | undefined;
+  /** Moves (or creates) slot `name` durably, then lets journal GC run. */
+  setSlot(name: string, seqno: number, force?: boolean): Promise<void>;
+  /** Bytes of sealed journals kept only by slots. */
+  slotRetainedBytes(): number;
+  /** Commit time (ms) of the batch holding the visible seqno; 0 when unknown. */
+  visibleTimeMs(): number;
+  /**
+   * Applies a batch replayed from a shipped journal (data ops to the memtables, registry
+   * ops to the registry with their original ids), without a journal record of its own.
+   * CAIRN_CORRUPTION when an op names a partition id the registry does not know.
+   */
+  applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly DecodedOp[]): Promise<void>;
+}
+
+let journalAccessOf: (ks: Keyspace) => JournalAccess;
+
+/** @internal The journal access of `ks` (see JournalAccess). */
+export function journalAccess(ks: Keyspace): JournalAccess {
+  return journalAccessOf(ks);
+}
+
 /** Only Keyspace.open constructs a Keyspace. */
 const CONSTRUCT = Symbol('Keyspace');
 
@@ -79,7 +117,8 @@ interface KeyspaceParts {
   fs: FileSystem;
   options: ResolvedOptions;
   state: KeyspaceState;
-  lock: LockHandle;
+  /** Undefined for a read-only keyspace, which takes no LOCK. */
+  lock: LockHandle | undefined;
   host: TreeHost;
   recovered: Recovered;
 }
@@ -93,12 +132,18 @@ export class Keyspace implements AsyncDisposable {
   /** The keyspace's UUID from keyspace.json. */
   readonly id: string;
   readonly #state: KeyspaceState;
-  readonly #lock: LockHandle;
-  readonly #journal: Journal;
+  readonly #lock: LockHandle | undefined;
+  /** The journal and the parts that change files: undefined when opened read-only. */
+  readonly #journal: Journal | undefined;
+  readonly #collector: JournalCollector | undefined;
+  readonly #cutter: Cutter | undefined;
+  /** The journal files a read-only keyspace replayed, for stats(). */
+  readonly #replayed: { fileNumber: number; bytes: number }[];
   readonly #registry: PartitionRegistry;
   readonly #writes: WritePath;
-  readonly #collector: JournalCollector;
-  readonly #cutter: Cutter;
+  readonly #slots: JournalSlots;
+  /** Partition trees by id for applyReplayed; dropped at each replayed registry change. */
+  #replayTrees: Map<number, Tree> | undefined;
   readonly #partitionContext: PartitionContext;
   readonly #cache: BlockCache;
   readonly #files: OpenFiles;
@@ -113,6 +158,75 @@ export class Keyspace implements AsyncDisposable {
   };
   #closing: Promise<void> | undefined;
 
+  static {
+    journalAccessOf = (ks) => ks.#journalAccess();
+  }
+
+  #journalAccess(): JournalAccess {
+    const journal = this.#journal;
+    const collector = this.#collector;
+    const cutter = this.#cutter;
+    if (journal === undefined || collector === undefined || cutter === undefined) {
+      // Read-only: no journal to ship from or replay into.
+      this.#state.checkWritable();
+      throw new Error('a writable keyspace without a journal');
+    }
+    return {
+      root: this.path,
+      fs: cutter.fs,
+      files: () => [...journal.sealedFiles(), journal.activeFile()],
+      syncPoint: () => journal.syncPoint(),
+      slot: (name) => this.#slots.get(name),
+      setSlot: async (name, seqno, force) => {
+        await this.#slots.set(name, seqno, force);
+        collector.collect();
+      },
+      slotRetainedBytes: () => collector.slotRetainedBytes(),
+      visibleTimeMs: () => this.#writes.visibleTimeMs,
+      applyReplayed: (seqno, timeMs, ops) => this.#applyReplayed(seqno, timeMs, ops),
+    };
+  }
+
+  async #applyReplayed(seqno: number, timeMs: number | undefined, ops: readonly DecodedOp[]): Promise<void> {
+    const data: ReplayedOp[] = [];
+    let byId = this.#replayTrees;
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      if (!isEntryKind(op.kind)) {
+        const name = op.key.toString('utf8');
+        if (op.kind === JournalOpKind.PartitionCreate) await this.#registry.create(name, () => this.#writes.visibleSeqno, { replayedId: op.partitionId });
+        else if (this.#registry.trees.get(name)?.id === op.partitionId) await this.#registry.delete(name, () => this.#cutter?.idle() ?? Promise.resolve(), () => this.#forgetPartition(name), { replayedId: op.partitionId });
+        byId = this.#replayTrees = undefined;
+        this.#writes.skipTo(seqno + i, timeMs);
+        continue;
+      }
+      if (byId === undefined) {
+        byId = this.#replayTrees = new Map();
+        for (const tree of this.#registry.trees.values()) byId.set(tree.id, tree);
+      }
+      const tree = byId.get(op.partitionId);
+      if (tree === undefined) {
+        throw new CairnError(ErrorCodes.CORRUPTION, `Replayed batch ${seqno} writes to partition id ${op.partitionId}, which the journal never created`, {
+          details: { seqno, partitionId: op.partitionId },
+        });
+      }
+      data.push({ tree, kind: op.kind, key: op.key, value: op.value });
+    }
+    if (data.length === ops.length) await this.#writes.applyReplayed(seqno, timeMs, data);
+    else {
+      // A batch mixing registry and data ops is never written; apply the data ops at their own seqnos.
+      for (let i = 0, d = 0; i < ops.length; i++) if (isEntryKind(ops[i].kind)) await this.#writes.applyReplayed(seqno + i, timeMs, [data[d++]]);
+      this.#writes.skipTo(seqno + ops.length - 1, timeMs);
+    }
+  }
+
+  /** Marks the handle of a deleted partition, so its later calls reject CAIRN_NOT_FOUND. */
+  #forgetPartition(name: string): void {
+    const handle = this.#partitions.get(name);
+    if (handle !== undefined) markPartitionDeleted(handle);
+    this.#partitions.delete(name);
+  }
+
   private constructor(token: symbol, parts: KeyspaceParts) {
     if (token !== CONSTRUCT) throw new TypeError('Keyspaces are opened with Keyspace.open(dir)');
     const { root, fs, options, state, recovered } = parts;
@@ -121,10 +235,17 @@ export class Keyspace implements AsyncDisposable {
     this.#state = state;
     this.#lock = parts.lock;
     this.#journal = recovered.journal;
-    this.#registry = new PartitionRegistry(root, recovered.meta, recovered.trees, parts.host, options, state);
-    this.#writes = new WritePath(recovered.journal, state, options.durability, recovered.lastSeqno);
-    this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno);
-    this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
+    this.#writes = new WritePath(recovered.journal, state, options.durability, recovered.lastSeqno, recovered.lastTimeMs);
+    const writes = this.#writes;
+    this.#registry = new PartitionRegistry(root, recovered.meta, recovered.trees, parts.host, options, state, (kind, name, id) =>
+      writes.appendRegistryChange(kind === 'create' ? JournalOpKind.PartitionCreate : JournalOpKind.PartitionDrop, name, id),
+    );
+    this.#replayed = recovered.replayed;
+    this.#slots = new JournalSlots(fs, root, recovered.slots);
+    if (recovered.journal !== undefined) {
+      this.#collector = new JournalCollector(recovered.journal, this.#registry.trees, state, options.maxJournalBytes, () => this.#writes.visibleSeqno, this.#slots);
+      this.#cutter = new Cutter(root, fs, { journal: recovered.journal, registry: this.#registry, writes: this.#writes, collector: this.#collector, state });
+    }
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
     this.#cache = parts.host.cache;
     this.#files = parts.host.files;
@@ -157,8 +278,8 @@ export class Keyspace implements AsyncDisposable {
     const fs = options?.fs ?? defaultFileSystem();
     const root = path.resolve(dir);
     const isKeyspace = await checkKeyspaceDirectory(fs, root, resolved);
-    const lock = await fs.lock(lockPath(root));
-    const state = new KeyspaceState(resolved.onBackgroundError);
+    const lock = resolved.readOnly ? undefined : await fs.lock(lockPath(root));
+    const state = new KeyspaceState(resolved.onBackgroundError, resolved.readOnly);
     // Flushes start only after the keyspace exists; until then there is nothing to collect.
     let collector: JournalCollector | undefined;
     let cacheIds = 0;
@@ -183,13 +304,15 @@ export class Keyspace implements AsyncDisposable {
       const recovered = await recoverKeyspace(fs, root, isKeyspace, host, resolved);
       const keyspace = new Keyspace(CONSTRUCT, { root, fs, options: resolved, state, lock, host, recovered });
       collector = keyspace.#collector;
-      for (const tree of recovered.trees.values()) {
-        tree.maybeFreeze(recovered.lastSeqno);
-        tree.scheduleCompaction();
+      if (!resolved.readOnly) {
+        for (const tree of recovered.trees.values()) {
+          tree.maybeFreeze(recovered.lastSeqno);
+          tree.scheduleCompaction();
+        }
       }
       return keyspace;
     } catch (err) {
-      await lock.unlock().catch(() => undefined);
+      await lock?.unlock().catch(() => undefined);
       throw err;
     }
   }
@@ -197,6 +320,11 @@ export class Keyspace implements AsyncDisposable {
   /** Sequence number of the newest write visible to readers. */
   get seqno(): number {
     return this.#writes.visibleSeqno;
+  }
+
+  /** True when opened with `readOnly: true` (every write rejects with CAIRN_READ_ONLY). */
+  get readOnly(): boolean {
+    return this.#state.readOnly;
   }
 
   /** True once `close()` was called (every later call rejects with CAIRN_CLOSED). */
@@ -227,6 +355,9 @@ export class Keyspace implements AsyncDisposable {
     this.#state.checkOpen();
     const known = this.#partitions.get(name);
     if (known !== undefined) return known;
+    if (!this.#registry.trees.has(name) && this.#state.readOnly) {
+      throw new CairnError(ErrorCodes.NOT_FOUND, `No partition ${name} in this read-only keyspace (it cannot create one)`, { details: { partition: name } });
+    }
     if (!this.#registry.trees.has(name)) await this.#registry.create(name, () => this.#writes.visibleSeqno);
     let handle = this.#partitions.get(name);
     if (handle === undefined) {
@@ -252,15 +383,12 @@ export class Keyspace implements AsyncDisposable {
   async deletePartition(name: string): Promise<void> {
     if (!isValidPartitionName(name)) throw new TypeError(`invalid partition name ${JSON.stringify(name)}`);
     this.#state.checkWritable();
+    const cutter = this.#cutter;
     await this.#registry.delete(
       name,
       // A checkpoint in progress links this partition's files: let it finish first.
-      () => this.#cutter.idle(),
-      () => {
-        const handle = this.#partitions.get(name);
-        if (handle !== undefined) markPartitionDeleted(handle);
-        this.#partitions.delete(name);
-      },
+      () => cutter?.idle() ?? Promise.resolve(),
+      () => this.#forgetPartition(name),
     );
   }
 
@@ -272,8 +400,9 @@ export class Keyspace implements AsyncDisposable {
     this.#state.checkOpen();
     const partitions: Record<string, PartitionStats> = {};
     for (const [name, tree] of this.#registry.trees) partitions[name] = tree.stats();
-    const sealed = this.#journal.sealedFiles();
-    const active = this.#journal.activeFile();
+    // A read-only keyspace has no active file: its last replayed one stands for it.
+    const sealed = this.#journal?.sealedFiles() ?? this.#replayed.slice(0, -1);
+    const active = this.#journal?.activeFile() ?? this.#replayed.at(-1) ?? { fileNumber: 0, bytes: 0 };
     const all = Object.values(partitions);
     const sum = (f: (p: PartitionStats) => number): number => all.reduce((n, p) => n + f(p), 0);
     const cache = this.#cache.stats;
@@ -288,7 +417,7 @@ export class Keyspace implements AsyncDisposable {
       },
       backPressure: this.#writes.backPressure,
       snapshots: this.#snapshots.size,
-      checkpointsInProgress: this.#cutter.inProgress,
+      checkpointsInProgress: this.#cutter?.inProgress ?? 0,
       lastBackgroundError: this.#state.lastBackgroundError,
       totals: {
         memtableBytes: sum((p) => p.memtables.bytes),
@@ -337,6 +466,27 @@ export class Keyspace implements AsyncDisposable {
         throw err;
       }
     }
+  }
+
+  /**
+   * Names of the journal slots: positions of journal consumers (a backup engine's
+   * shipper) that keep journal files they have not consumed from deletion.
+   */
+  journalSlots(): string[] {
+    return this.#slots.names();
+  }
+
+  /**
+   * Removes journal slot `name` for good (durably): journal files kept only for it may be
+   * deleted. A shipper started later on this keyspace begins a new stream (and a backup).
+   * @throws TypeError for an invalid name; CAIRN_CLOSED; CAIRN_NOT_FOUND when there is no such slot.
+   */
+  async dropJournalSlot(name: string): Promise<void> {
+    if (!isValidSlotName(name)) throw new TypeError(`slot name must be 1-64 characters of [A-Za-z0-9_.-] (got ${JSON.stringify(name)})`);
+    this.#state.checkWritable();
+    if (this.#slots.get(name) === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `No journal slot named ${name}`, { details: { slot: name } });
+    await this.#slots.drop(name);
+    this.#collector?.collect();
   }
 
   /** A new, empty batch of puts and deletes across partitions, committed atomically by `commit()`. */
@@ -391,6 +541,9 @@ export class Keyspace implements AsyncDisposable {
     const opts = optionsObject<CheckpointOptions>(options, 'options', CHECKPOINT_OPTIONS);
     if (opts.signal !== undefined && !(opts.signal instanceof AbortSignal)) throw new TypeError('options.signal must be an AbortSignal');
     if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+    this.#state.checkWritable();
+    // checkWritable refused a read-only keyspace, the only one without a cutter.
+    if (this.#cutter === undefined) throw new CairnError(ErrorCodes.READ_ONLY, 'A read-only keyspace takes no checkpoint');
     return checkpointProtocol()(this.#cutter, dest, opts);
   }
 
@@ -433,8 +586,8 @@ export class Keyspace implements AsyncDisposable {
     await this.#writes.idle();
     for (const snap of [...this.#snapshots]) snap.release();
     for (const tree of this.#registry.trees.values()) await tree.close().catch(() => undefined);
-    await this.#collector.idle();
-    await this.#journal.close().catch(() => undefined);
-    await this.#lock.unlock();
+    await this.#collector?.idle();
+    await this.#journal?.close().catch(() => undefined);
+    await this.#lock?.unlock();
   }
 }

@@ -18,6 +18,18 @@ export interface KeyspaceOptions {
   /** Reject with EEXIST when a keyspace already exists in the directory. Default false. */
   errorIfExists?: boolean;
   /**
+   * Open without writing a byte to the directory: no LOCK is taken, nothing a crash left
+   * is removed, a torn journal tail is ignored rather than cut off, and no flush or
+   * compaction ever runs (what the journals hold stays in memory). For read-only media,
+   * tools, and a checkpoint kept as a view. Writes, `flush`, `compact`, `backupTo` and
+   * creating or deleting a partition reject with CAIRN_READ_ONLY. A missing keyspace is
+   * CAIRN_NOT_FOUND (`createIfMissing` does not apply; `errorIfExists` may not be set).
+   * Without the LOCK, a writer opening the same directory meanwhile is not stopped: what a
+   * read-only keyspace shows is the directory as it was when opened, and a writer's journal
+   * GC may delete files under it (open checkpoints or quiescent keyspaces). Default false.
+   */
+  readOnly?: boolean;
+  /**
    * Segment files kept open at once; the least recently read are closed beyond it and
    * reopened on their next read. Default: half the process's open-file limit (`ulimit -n`),
    * at least 16. Per keyspace: several keyspaces in one process each take their budget.
@@ -115,6 +127,7 @@ export interface ResolvedOptions extends TreeOptions {
   blockCacheBytes: number;
   createIfMissing: boolean;
   errorIfExists: boolean;
+  readOnly: boolean;
   maxOpenFiles: number;
   onBackgroundError: ((error: BackgroundError) => void) | undefined;
 }
@@ -123,6 +136,7 @@ export interface ResolvedOptions extends TreeOptions {
 export const KEYSPACE_OPTIONS = optionNames<KeyspaceOptions>({
   createIfMissing: true,
   errorIfExists: true,
+  readOnly: true,
   maxOpenFiles: true,
   fs: true,
   durability: true,
@@ -154,6 +168,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const c = optionsObject<CompactionOptions>(o.compaction, 'options.compaction', strategyName === 'fifo' ? FIFO_OPTIONS : LEVELED_OPTIONS);
   const strategy: CompactionStrategy = c.strategy === 'fifo' ? new FifoStrategy(c as FifoConfig) : new LeveledStrategy(c as Partial<LeveledConfig>);
+  const readOnly = toBoolean(o.readOnly, 'readOnly', false);
+  const errorIfExists = toBoolean(o.errorIfExists, 'errorIfExists', false);
+  if (readOnly && errorIfExists) throw new RangeError('options.readOnly and options.errorIfExists cannot both be true: a read-only open needs an existing keyspace');
   const level0Trigger = c.strategy === 'fifo' ? 4 : ((c as Partial<LeveledConfig>).level0Trigger ?? DEFAULT_LEVELED_CONFIG.level0Trigger);
   return {
     strategy,
@@ -170,8 +187,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     blockCacheBytes: positiveInteger(o.blockCacheBytes, 'blockCacheBytes', 64 * 1024 * 1024, 0),
     blockSize: positiveInteger(o.blockSize, 'blockSize', 4096, 256),
     bloomBitsPerKey: positiveInteger(o.bloomBitsPerKey, 'bloomBitsPerKey', 10, 0),
-    createIfMissing: toBoolean(o.createIfMissing, 'createIfMissing', true),
-    errorIfExists: toBoolean(o.errorIfExists, 'errorIfExists', false),
+    // A read-only open never creates: createIfMissing is checked, then means false.
+    createIfMissing: toBoolean(o.createIfMissing, 'createIfMissing', true) && !readOnly,
+    errorIfExists,
+    readOnly,
     maxOpenFiles: positiveInteger(o.maxOpenFiles, 'maxOpenFiles', defaultMaxOpenFiles(), 16),
     onBackgroundError: o.onBackgroundError,
   };

@@ -9,6 +9,14 @@ import { type KeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js
 import { Tree, type TreeHost, type TreeOptions } from '../tree/tree.js';
 import type { KeyspaceState } from './keyspace-state.js';
 
+/** Appends the journal record of a registry change (WritePath.appendRegistryChange). */
+export type JournalRegistryChange = (kind: 'create' | 'drop', name: string, id: number) => Promise<void>;
+
+/** How a change is made: by the keyspace's own user (journaled), or replayed from a shipped journal (given id, not journaled again). */
+export interface RegistryChangeOptions {
+  replayedId?: number;
+}
+
 export class PartitionRegistry {
   /** The partitions that exist, by name. Read freely; changed only here. */
   readonly trees: ReadonlyMap<string, Tree>;
@@ -21,8 +29,16 @@ export class PartitionRegistry {
   readonly #state: KeyspaceState;
   /** Serialises changes to the registry. */
   #chain: Promise<unknown> = Promise.resolve();
+  readonly #journalChange: JournalRegistryChange;
+  /**
+   * Changes whose journal record is written and whose keyspace.json is not yet: a
+   * checkpoint cut waits them out, so that its registry agrees with its seqno.
+   */
+  #uncommitted = 0;
+  #committedWaiters: (() => void)[] = [];
 
-  constructor(root: string, meta: KeyspaceMeta, trees: Map<string, Tree>, host: TreeHost, options: TreeOptions, state: KeyspaceState) {
+  constructor(root: string, meta: KeyspaceMeta, trees: Map<string, Tree>, host: TreeHost, options: TreeOptions, state: KeyspaceState, journalChange: JournalRegistryChange) {
+    this.#journalChange = journalChange;
     this.#root = root;
     this.#fs = host.fs;
     this.#meta = meta;
@@ -45,30 +61,66 @@ export class PartitionRegistry {
     return meta;
   }
 
-  /** Creates partition `name` (durably) unless it exists; `visibleSeqno` is what its first reader sees. */
-  create(name: string, visibleSeqno: () => number): Promise<void> {
+  /** True while a change is journaled but not committed (see #uncommitted). */
+  get changing(): boolean {
+    return this.#uncommitted > 0;
+  }
+
+  /** Resolves when no change is between its journal record and its commit. */
+  async committed(): Promise<void> {
+    while (this.#uncommitted > 0) await new Promise<void>((resolve) => this.#committedWaiters.push(resolve));
+  }
+
+  /** Runs `commit` (journal record, then keyspace.json) counted as uncommitted. */
+  async #uncommittedWhile<T>(commit: () => Promise<T>): Promise<T> {
+    this.#uncommitted++;
+    try {
+      return await commit();
+    } finally {
+      if (--this.#uncommitted === 0) for (const wake of this.#committedWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Creates partition `name` (durably) unless it exists; `visibleSeqno` is what its first
+   * reader sees. A replayed create takes the id it had where it was journaled.
+   */
+  create(name: string, visibleSeqno: () => number, options: RegistryChangeOptions = {}): Promise<void> {
     return this.#change(async () => {
       if (this.#trees.has(name)) return;
       this.#state.checkWritable();
-      const id = this.#meta.nextPartitionId;
+      const replayed = options.replayedId !== undefined;
+      const id = options.replayedId ?? this.#meta.nextPartitionId;
       const dir = partitionDir(this.#root, name);
       // A leftover directory of that name can only be debris of a crashed create or delete.
       await this.#fs.removeTree(dir);
       const tree = await Tree.create(this.#host, dir, name, id, this.#options, visibleSeqno());
-      this.#meta.nextPartitionId = id + 1;
-      this.#meta.partitions[name] = { id, createdAt: new Date().toISOString() };
-      try {
-        // The registry entry is the commit point: until it is durable the partition does not exist.
-        await writeKeyspaceMeta(this.#fs, this.#root, this.#meta);
-      } catch (err) {
-        delete this.#meta.partitions[name];
-        await tree.close();
-        // As in delete: the registry on disk is unknown until reopen. Nothing is deleted
-        // here; the next open removes the directory if the registry does not name it.
-        this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to create partition "${name}"`);
-        throw err;
-      }
-      this.#trees.set(name, tree);
+      await this.#uncommittedWhile(async () => {
+        if (!replayed) {
+          try {
+            await this.#journalChange('create', name, id);
+          } catch (err) {
+            await tree.close();
+            throw err;
+          }
+        }
+        const previousNext = this.#meta.nextPartitionId;
+        this.#meta.nextPartitionId = Math.max(previousNext, id + 1);
+        this.#meta.partitions[name] = { id, createdAt: new Date().toISOString() };
+        try {
+          // The registry entry is the commit point: until it is durable the partition does not exist.
+          await writeKeyspaceMeta(this.#fs, this.#root, this.#meta);
+        } catch (err) {
+          delete this.#meta.partitions[name];
+          this.#meta.nextPartitionId = previousNext;
+          await tree.close();
+          // As in delete: the registry on disk is unknown until reopen. Nothing is deleted
+          // here; the next open removes the directory if the registry does not name it.
+          this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to create partition "${name}"`);
+          throw err;
+        }
+        this.#trees.set(name, tree);
+      });
     });
   }
 
@@ -77,23 +129,26 @@ export class PartitionRegistry {
    * for checkpoints in progress, which may be linking its files); `committed` runs as soon
    * as the deletion is durable, before the files go.
    */
-  delete(name: string, ready: () => Promise<void>, committed: () => void): Promise<void> {
+  delete(name: string, ready: () => Promise<void>, committed: () => void, options: RegistryChangeOptions = {}): Promise<void> {
     return this.#change(async () => {
       const tree = this.#trees.get(name);
       if (tree === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `No partition named ${name}`, { details: { partition: name } });
       await ready();
       const record = this.#meta.partitions[name];
-      delete this.#meta.partitions[name];
-      try {
-        await writeKeyspaceMeta(this.#fs, this.#root, this.#meta);
-      } catch (err) {
-        this.#meta.partitions[name] = record;
-        // The rewrite may have failed after its rename (in the directory fsync), so the
-        // registry on disk is unknown until a reopen reads it: like a failed fsync, poison.
-        this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to delete partition "${name}"`);
-        throw err;
-      }
-      this.#trees.delete(name);
+      await this.#uncommittedWhile(async () => {
+        if (options.replayedId === undefined) await this.#journalChange('drop', name, record.id);
+        delete this.#meta.partitions[name];
+        try {
+          await writeKeyspaceMeta(this.#fs, this.#root, this.#meta);
+        } catch (err) {
+          this.#meta.partitions[name] = record;
+          // The rewrite may have failed after its rename (in the directory fsync), so the
+          // registry on disk is unknown until a reopen reads it: like a failed fsync, poison.
+          this.#state.poison(err, `rewriting ${KEYSPACE_FILE} to delete partition "${name}"`);
+          throw err;
+        }
+        this.#trees.delete(name);
+      });
       committed();
       await tree.close();
       // The deletion is committed. If removing the files is cut short, the next open (or a

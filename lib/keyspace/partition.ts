@@ -5,7 +5,8 @@
 import { CairnError, ErrorCodes } from '../errors.js';
 import { type Entry, EntryKind } from '../codec/entry.js';
 import { Tree } from '../tree/tree.js';
-import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, describe, toBounds, optionNames, optionsObject, toKey, toKeyView, toRange, toValue } from './arguments.js';
+import { type Bytes, type KeyBounds, RANGE_OPTIONS, type RangeOptions, byteLength, checkKey, checkValue, describe, toBounds, toDeletionRange, optionNames, optionsObject, toKeyView, toRange } from './arguments.js';
+import { JournalOpKind, RecordBuilder } from '../journal/record.js';
 import type { Keyspace } from './keyspace.js';
 import type { KeyspaceState } from './keyspace-state.js';
 import type { WriteOptions } from './options.js';
@@ -13,7 +14,6 @@ import type { WritePath } from './write-path.js';
 import { EntryIterator, type IteratorShape } from './entry-iterator.js';
 import { type Snapshot, snapshotView } from './snapshot.js';
 
-const EMPTY = Buffer.alloc(0);
 
 /** Options of `get` and `has`. */
 export interface ReadOptions {
@@ -114,10 +114,12 @@ export class Partition {
    */
   put(key: Bytes, value: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      const k = toKey(key);
-      const v = toValue(value);
+      checkKey(key);
+      checkValue(value);
       this.#checkUsable();
-      return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Put, key: k, value: v }], options);
+      const record = new RecordBuilder(byteLength(key) + byteLength(value));
+      record.add(EntryKind.Put, this.#tree.id, key, value);
+      return this.#writes.write({ record, trees: [this.#tree] }, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -129,9 +131,35 @@ export class Partition {
    */
   delete(key: Bytes, options?: WriteOptions): Promise<void> {
     try {
-      const k = toKey(key);
+      checkKey(key);
       this.#checkUsable();
-      return this.#writes.write([{ tree: this.#tree, partitionId: this.#tree.id, kind: EntryKind.Delete, key: k, value: EMPTY }], options);
+      const record = new RecordBuilder(byteLength(key));
+      record.add(EntryKind.Delete, this.#tree.id, key, undefined);
+      return this.#writes.write({ record, trees: [this.#tree] }, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Deletes every key in the range (all keys without one) with a single range tombstone:
+   * the cost is the same whatever the range holds (RocksDB's DeleteRange). Reads,
+   * iterators and snapshots taken afterwards no longer see those keys; a write after
+   * the clear is visible again; compaction reclaims the space. Resolves, orders and
+   * rejects as {@link Partition.put}; an empty range writes nothing.
+   *
+   * @param range - `gt`/`gte` and `lt`/`lte` bounds (keys as in put); no other options.
+   * @throws TypeError for a bound that is not a string or Uint8Array; RangeError for an
+   *   unknown option or a bound over the key limit. Thrown as rejections, before any I/O.
+   */
+  clear(range?: KeyBounds, options?: WriteOptions): Promise<void> {
+    try {
+      const bounds = toDeletionRange(range);
+      this.#checkUsable();
+      if (bounds === undefined) return Promise.resolve();
+      const record = new RecordBuilder(bounds.start.length + bounds.end.length);
+      record.add(JournalOpKind.RangeDelete, this.#tree.id, bounds.start, bounds.end);
+      return this.#writes.write({ record, trees: [this.#tree] }, options);
     } catch (err) {
       return Promise.reject(err);
     }

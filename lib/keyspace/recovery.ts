@@ -9,6 +9,7 @@ import { CairnError, ErrorCodes, systemError } from '../errors.js';
 import { listJournalFiles } from '../journal/journal-files.js';
 import { readJournal } from '../journal/journal-reader.js';
 import { Journal } from '../journal/journal.js';
+import { isEntryKind } from '../journal/record.js';
 import {
   backupStagingPrefix,
   legacyBackupStagingPrefix,
@@ -23,6 +24,7 @@ import {
 } from '../layout/file-names.js';
 import { type KeyspaceMeta, newKeyspaceMeta, readKeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { Tree, type TreeHost } from '../tree/tree.js';
+import { readSlots } from './journal-slots.js';
 import type { ResolvedOptions } from './options.js';
 
 /**
@@ -56,9 +58,16 @@ function notFound(root: string): CairnError {
 export interface Recovered {
   meta: KeyspaceMeta;
   trees: Map<string, Tree>;
-  journal: Journal;
+  /** The journal taking new writes; undefined when opened read-only. */
+  journal: Journal | undefined;
+  /** The journal files replayed (what a read-only keyspace's stats report). */
+  replayed: { fileNumber: number; bytes: number }[];
   /** The highest seqno found in the journals or persisted in the segments. */
   lastSeqno: number;
+  /** Commit time of the newest journal record (0 when none carries one). */
+  lastTimeMs: number;
+  /** Journal slots from slots.json. */
+  slots: Map<string, number>;
 }
 
 /**
@@ -67,6 +76,7 @@ export interface Recovered {
  * a fresh active journal file. On failure, closes what it opened.
  */
 export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: boolean, host: TreeHost, options: ResolvedOptions): Promise<Recovered> {
+  if (options.readOnly) return readKeyspace(fs, root, host, options);
   await removeStaleBackupStaging(fs, root);
   const trees = new Map<string, Tree>();
   let journal: Journal | undefined;
@@ -76,7 +86,7 @@ export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: 
       trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, options));
     }
     await removeUnregisteredPartitions(fs, root, meta);
-    const recovered = await replayJournals(fs, root, trees);
+    const recovered = await replayJournals(fs, root, trees, { repair: true });
     let lastSeqno = recovered.lastSeqno;
     for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
     journal = await Journal.open(fs, journalDir(root), {
@@ -84,10 +94,32 @@ export async function recoverKeyspace(fs: FileSystem, root: string, isKeyspace: 
       firstFileNumber: recovered.highestFileNumber + 1,
       sealed: recovered.sealed,
     });
-    return { meta, trees, journal, lastSeqno };
+    const slots = await readSlots(fs, root);
+    return { meta, trees, journal, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots };
   } catch (err) {
     for (const tree of trees.values()) await tree.close().catch(() => undefined);
     await journal?.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * The read-only open: the registry, the trees and the journals replayed into memory, with
+ * nothing on disk changed (no debris removed, no torn tail cut, no journal file made).
+ */
+async function readKeyspace(fs: FileSystem, root: string, host: TreeHost, options: ResolvedOptions): Promise<Recovered> {
+  const trees = new Map<string, Tree>();
+  try {
+    const meta = await readKeyspaceMeta(fs, root);
+    for (const [name, record] of Object.entries(meta.partitions)) {
+      trees.set(name, await Tree.open(host, partitionDir(root, name), name, record.id, options));
+    }
+    const recovered = await replayJournals(fs, root, trees, { repair: false });
+    let lastSeqno = recovered.lastSeqno;
+    for (const tree of trees.values()) lastSeqno = Math.max(lastSeqno, tree.persistedSeqno);
+    return { meta, trees, journal: undefined, replayed: recovered.sealed, lastSeqno, lastTimeMs: recovered.lastTimeMs, slots: await readSlots(fs, root) };
+  } catch (err) {
+    for (const tree of trees.values()) await tree.close().catch(() => undefined);
     throw err;
   }
 }
@@ -114,25 +146,31 @@ async function removeUnregisteredPartitions(fs: FileSystem, root: string, meta: 
 
 interface Replayed {
   lastSeqno: number;
+  lastTimeMs: number;
   highestFileNumber: number;
   sealed: { fileNumber: number; firstSeqno: number | undefined; lastSeqno: number | undefined; bytes: number }[];
 }
 
 /**
  * Replays every journal, oldest first, into the memtables of the partitions it names,
- * skipping writes a partition already persisted in its segments. A torn tail of the last
- * journal (a crash mid-write) is cut off so it can never sit in the middle of the log.
+ * skipping writes a partition already persisted in its segments. With `repair`, a torn tail
+ * of the last journal (a crash mid-write) is cut off so it can never sit in the middle of
+ * the log, and temp files and spares are removed; without it (read-only) the tail is only
+ * skipped.
  */
-async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>): Promise<Replayed> {
+async function replayJournals(fs: FileSystem, root: string, trees: Map<string, Tree>, { repair }: { repair: boolean }): Promise<Replayed> {
   const byId = new Map<number, Tree>();
   for (const tree of trees.values()) byId.set(tree.id, tree);
   const listing = await listJournalFiles(fs, root);
-  for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
-  // Spares are removed, newest first, so that "last" means the last file that received
-  // writes, the only one allowed a torn tail, and the next file number is free again.
-  for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  if (repair) {
+    for (const name of listing.others) if (isTempName(name)) await fs.unlink(path.join(journalDir(root), name));
+    // Spares are removed, newest first, so that "last" means the last file that received
+    // writes, the only one allowed a torn tail, and the next file number is free again.
+    for (const spare of listing.spares.reverse()) await fs.unlink(spare.path);
+  }
   const { files } = listing;
   let lastSeqno = 0;
+  let lastTimeMs = 0;
   const sealed: Replayed['sealed'] = [];
   for (let i = 0; i < files.length; i++) {
     const file = files[i].path;
@@ -141,13 +179,17 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
       for (let j = 0; j < record.ops.length; j++) {
         const op = record.ops[j];
         const seqno = record.seqno + j;
+        // Registry records (partition create and drop) are for replays elsewhere: here
+        // keyspace.json, the commit point of those changes, has already decided.
+        if (!isEntryKind(op.kind)) continue;
         const tree = byId.get(op.partitionId);
         if (tree !== undefined && seqno > tree.persistedSeqno) tree.apply(op.key, seqno, op.kind, op.value);
       }
       lastSeqno = Math.max(lastSeqno, record.seqno + record.ops.length - 1);
+      if (record.timeMs !== undefined) lastTimeMs = Math.max(lastTimeMs, record.timeMs);
     }
     const end = await reading.end;
-    if (end.tornTail !== undefined) {
+    if (end.tornTail !== undefined && repair) {
       const handle = await fs.open(file, 'r+');
       try {
         await handle.truncate(end.validBytes);
@@ -158,7 +200,7 @@ async function replayJournals(fs: FileSystem, root: string, trees: Map<string, T
     }
     sealed.push({ fileNumber: files[i].fileNumber, firstSeqno: end.firstSeqno, lastSeqno: end.lastSeqno, bytes: end.validBytes });
   }
-  return { lastSeqno, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
+  return { lastSeqno, lastTimeMs, highestFileNumber: files.length > 0 ? files[files.length - 1].fileNumber : 0, sealed };
 }
 
 /**

@@ -3,13 +3,13 @@
 // Not reusable after commit. Made only by the keyspace (newWriteBatch). Main-thread only.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { EntryKind } from '../codec/entry.js';
-import { type Bytes, toKey, toValue } from './arguments.js';
+import { type Bytes, type KeyBounds, checkKey, checkValue, toDeletionRange } from './arguments.js';
+import { JournalOpKind, RecordBuilder } from '../journal/record.js';
+import type { Tree } from '../tree/tree.js';
 import type { Keyspace } from './keyspace.js';
 import type { WriteOptions } from './options.js';
 import { Partition, partitionTree } from './partition.js';
-import type { TreeOp, WritePath } from './write-path.js';
-
-const EMPTY = Buffer.alloc(0);
+import type { WritePath } from './write-path.js';
 
 /** Only this module can construct a WriteBatch; the keyspace goes through newWriteBatch. */
 const CONSTRUCT = Symbol('WriteBatch');
@@ -25,7 +25,10 @@ let create: (keyspace: Keyspace, writes: WritePath) => WriteBatch;
 export class WriteBatch {
   readonly #keyspace: Keyspace;
   readonly #writes: WritePath;
-  #ops: TreeOp[] = [];
+  /** The ops, encoded as they come into the journal record the commit appends. */
+  #record = new RecordBuilder(4096);
+  /** The tree of each op. */
+  #trees: Tree[] = [];
   #committed = false;
 
   private constructor(token: symbol, keyspace: Keyspace, writes: WritePath) {
@@ -40,7 +43,7 @@ export class WriteBatch {
 
   /** Number of operations queued. */
   get length(): number {
-    return this.#ops.length;
+    return this.#trees.length;
   }
 
   /**
@@ -54,24 +57,49 @@ export class WriteBatch {
    */
   put(partition: Partition, key: Bytes, value: Bytes): this {
     const tree = this.#treeOf(partition);
-    this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Put, key: toKey(key), value: toValue(value) });
+    checkKey(key);
+    checkValue(value);
+    this.#record.add(EntryKind.Put, tree.id, key, value);
+    this.#trees.push(tree);
     return this;
   }
 
   /** Queues `partition.delete(key)`. Throws as {@link WriteBatch.put}. */
   delete(partition: Partition, key: Bytes): this {
     const tree = this.#treeOf(partition);
-    this.#ops.push({ tree, partitionId: tree.id, kind: EntryKind.Delete, key: toKey(key), value: EMPTY });
+    checkKey(key);
+    this.#record.add(EntryKind.Delete, tree.id, key, undefined);
+    this.#trees.push(tree);
     return this;
   }
 
   /**
-   * Drops every queued operation; the batch stays usable.
-   * @throws CairnError CAIRN_CLOSED when the batch was already committed.
+   * Two operations under one name, told apart by the first argument:
+   * - `clear()`: drops every queued operation; the batch stays usable (abstract-level's
+   *   `batch.clear()`).
+   * - `clear(partition, range?)`: queues `partition.clear(range)`, a range delete (all
+   *   keys of the partition without a range) atomic with the rest of the batch and
+   *   ordered with it: a put queued after it survives, one queued before it does not.
+   *   An empty range queues nothing.
+   * @throws CairnError CAIRN_CLOSED when the batch was already committed; as
+   *   {@link WriteBatch.put} for the partition; TypeError / RangeError naming a bad
+   *   range option.
    */
-  clear(): this {
-    this.#checkFresh();
-    this.#ops = [];
+  clear(): this;
+  clear(partition: Partition, range?: KeyBounds): this;
+  clear(partition?: Partition, range?: KeyBounds): this {
+    if (arguments.length === 0) {
+      this.#checkFresh();
+      this.#record = new RecordBuilder(4096);
+      this.#trees = [];
+      return this;
+    }
+    const tree = this.#treeOf(partition as Partition);
+    const bounds = toDeletionRange(range);
+    if (bounds !== undefined) {
+      this.#record.add(JournalOpKind.RangeDelete, tree.id, bounds.start, bounds.end);
+      this.#trees.push(tree);
+    }
     return this;
   }
 
@@ -86,8 +114,8 @@ export class WriteBatch {
   async commit(options?: WriteOptions): Promise<void> {
     this.#checkFresh();
     this.#committed = true;
-    if (this.#ops.length === 0) return;
-    await this.#writes.write(this.#ops, options);
+    if (this.#trees.length === 0) return;
+    await this.#writes.write({ record: this.#record, trees: this.#trees }, options);
   }
 
   #treeOf(partition: Partition) {

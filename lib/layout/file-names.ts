@@ -115,3 +115,10 @@ const PARTITION_NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 export function isValidPartitionName(name: unknown): name is string {
   return typeof name === 'string' && PARTITION_NAME_RE.test(name) && !name.includes(TEMP_MARKER);
 }
+
+/** Journal slots (positions of journal consumers such as the shipper): docs/format.md. */
+export const SLOTS_FILE = 'slots.json';
+
+export function slotsFilePath(root: string): string {
+  return path.join(root, SLOTS_FILE);
+}

@@ -220,11 +220,18 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   }
 
   /**
-   * Deletes what a key iterator over the range yields, from one snapshot, CLEAR_BATCH keys
-   * per atomic batch: writes made after clear() was called survive, and memory stays bounded.
+   * Without a limit or an explicit snapshot: one range delete (partition.clear), whose
+   * cost does not depend on what the range holds; writes made after clear() was called
+   * survive, being newer. Otherwise it deletes what a key iterator over the range yields,
+   * from one snapshot, CLEAR_BATCH keys per atomic batch (memory stays bounded).
    */
   async _clear(options: PrivateRangeOptions): Promise<void> {
     const { keyspace, partition } = this.#open();
+    if ((options.limit === -1 || options.limit === Infinity) && options.snapshot === undefined) {
+      const { gt, gte, lt, lte } = options;
+      await partition.clear({ gt, gte, lt, lte });
+      return;
+    }
     const cursor = this.#cursor<Buffer>(options, 'keys');
     try {
       while (true) {

@@ -4,6 +4,7 @@
 // descending the tree, then its place in the key's versions by seqno.
 import { CairnError, ErrorCodes } from '../errors.js';
 import type { Entry, EntryKind } from '../codec/entry.js';
+import { RangeTombstones } from '../codec/range-tombstones.js';
 
 /*
  * Why a B+tree and not a skip list: both give O(log n) insert and seek and ordered
@@ -20,18 +21,40 @@ import type { Entry, EntryKind } from '../codec/entry.js';
 const MAX_ITEMS = 64;
 /** Key bytes past a node's shared prefix held in its packed array (6 bytes fit a double exactly). */
 const PREFIX_BYTES = 6;
-/** Roughly what one version costs beyond its value bytes (Entry object, array slot). */
+/** Roughly what one version costs beyond its value bytes (Version object, array slot). */
 export const VERSION_OVERHEAD_BYTES = 48;
 /** Roughly what one distinct key costs beyond its bytes (key record, versions array, tree slot). */
 export const KEY_OVERHEAD_BYTES = 64;
 
+/**
+ * One version of a key. The value is kept as a range of the memory it arrived in (the
+ * write's journal record), not as a Buffer view: a view costs more heap than a 100-byte
+ * value, for every version held. Entries handed to readers are made on demand.
+ */
+interface Version {
+  readonly seqno: number;
+  readonly kind: EntryKind;
+  readonly bytes: ArrayBufferLike;
+  readonly offset: number;
+  readonly length: number;
+}
+
+function versionOf(seqno: number, kind: EntryKind, value: Buffer): Version {
+  return { seqno, kind, bytes: value.buffer, offset: value.byteOffset, length: value.length };
+}
+
+/** The Entry a reader gets for a version of `key`. */
+function entryOf(key: Buffer, v: Version): Entry {
+  return { key, seqno: v.seqno, kind: v.kind, value: Buffer.from(v.bytes, v.offset, v.length) };
+}
+
 /** One distinct key and its versions, sorted by seqno ascending (the usual insert is a push). */
 class KeyRecord {
-  readonly versions: Entry[];
+  readonly versions: Version[];
 
   constructor(
     readonly key: Buffer,
-    first: Entry,
+    first: Version,
   ) {
     // A literal holds exactly one slot; `[]` then push() would reserve 17 (~150 bytes per
     // key, which every young-generation GC copies while the memtable fills).
@@ -108,6 +131,8 @@ export class Memtable {
   #dataBytes = 0;
   #minSeqno: number | undefined = undefined;
   #maxSeqno: number | undefined = undefined;
+  /** Range deletes, kept apart from the point entries (readers check them; a flush carries them). */
+  readonly rangeTombstones = new RangeTombstones();
 
   /** Number of versions (not distinct keys). */
   get entryCount(): number {
@@ -141,6 +166,22 @@ export class Memtable {
     return this.#frozen;
   }
 
+  /** True when it holds neither entries nor range tombstones. */
+  get isEmpty(): boolean {
+    return this.#entryCount === 0 && this.rangeTombstones.tombstoneCount === 0;
+  }
+
+  /**
+   * Records the range delete [start, end) (end null: unbounded) at `seqno`. Costs the
+   * fragments it overlaps, not the keys it covers. Buffers are kept by reference.
+   */
+  deleteRange(start: Buffer, end: Buffer | null, seqno: number): void {
+    if (this.#frozen) throw new CairnError(ErrorCodes.CLOSED, 'Memtable is frozen');
+    this.rangeTombstones.add(start, end, seqno);
+    this.#bytes += start.length + (end?.length ?? 0) + VERSION_OVERHEAD_BYTES;
+    this.#seen(seqno);
+  }
+
   /** Makes the memtable immutable: later inserts throw CAIRN_CLOSED. */
   freeze(): void {
     this.#frozen = true;
@@ -166,18 +207,18 @@ export class Memtable {
       node = node.children[child];
     }
     const at = lowerBound(node, key, 0);
-    const entry: Entry = { key, seqno, kind, value };
+    const version = versionOf(seqno, kind, value);
     if (lastExact) {
-      this.#addVersion(node.items[at], entry);
+      this.#addVersion(node.items[at], version);
       return;
     }
-    const record = new KeyRecord(key, entry);
+    const record = new KeyRecord(key, version);
     insertItem(node, at, record);
     this.#shape++;
     this.#bytes += key.length + KEY_OVERHEAD_BYTES;
     this.#keyCount++;
     this.#dataBytes += key.length;
-    this.#counted(entry);
+    this.#counted(version);
     // Split upwards while a node overflows.
     while (node.items.length > MAX_ITEMS) {
       const right = split(node);
@@ -205,9 +246,10 @@ export class Memtable {
   get(key: Buffer, readSeqno: number): Entry | undefined {
     const leaf = descend(this.#root, key);
     if (!lastExact) return undefined;
-    const v = leaf.items[lastIndex].versions;
+    const record = leaf.items[lastIndex];
+    const v = record.versions;
     let hi = v.length - 1;
-    if (v[hi].seqno <= readSeqno) return v[hi];
+    if (v[hi].seqno <= readSeqno) return entryOf(record.key, v[hi]);
     // Largest index whose seqno <= readSeqno, or -1.
     let lo = 0;
     hi--;
@@ -216,7 +258,7 @@ export class Memtable {
       if (v[mid].seqno <= readSeqno) lo = mid + 1;
       else hi = mid - 1;
     }
-    return hi >= 0 ? v[hi] : undefined;
+    return hi >= 0 ? entryOf(record.key, v[hi]) : undefined;
   }
 
   /**
@@ -233,7 +275,7 @@ export class Memtable {
       const items = leaf.items;
       for (let i = 0; i < items.length; i++) {
         const v = items[i].versions;
-        for (let j = v.length - 1; j >= 0; j--) yield v[j];
+        for (let j = v.length - 1; j >= 0; j--) yield entryOf(items[i].key, v[j]);
       }
     }
   }
@@ -248,7 +290,7 @@ export class Memtable {
       const items = leaf.items;
       for (let i = 0; i < items.length; i++) {
         const v = items[i].versions;
-        yield v[v.length - 1];
+        yield entryOf(items[i].key, v[v.length - 1]);
       }
     }
   }
@@ -269,27 +311,31 @@ export class Memtable {
     return last ? this.#last : this.#first;
   }
 
-  #addVersion(record: KeyRecord, entry: Entry): void {
+  #addVersion(record: KeyRecord, version: Version): void {
     const v = record.versions;
     let i = v.length;
-    while (i > 0 && v[i - 1].seqno > entry.seqno) i--;
-    if (i > 0 && v[i - 1].seqno === entry.seqno) {
-      this.#bytes += entry.value.length - v[i - 1].value.length;
-      this.#dataBytes += entry.value.length - v[i - 1].value.length;
-      v[i - 1] = entry;
+    while (i > 0 && v[i - 1].seqno > version.seqno) i--;
+    if (i > 0 && v[i - 1].seqno === version.seqno) {
+      this.#bytes += version.length - v[i - 1].length;
+      this.#dataBytes += version.length - v[i - 1].length;
+      v[i - 1] = version;
       return;
     }
-    if (i === v.length) v.push(entry);
-    else v.splice(i, 0, entry);
-    this.#counted(entry);
+    if (i === v.length) v.push(version);
+    else v.splice(i, 0, version);
+    this.#counted(version);
   }
 
-  #counted(entry: Entry): void {
+  #counted(version: Version): void {
     this.#entryCount++;
-    this.#bytes += entry.value.length + VERSION_OVERHEAD_BYTES;
-    this.#dataBytes += entry.value.length;
-    if (this.#minSeqno === undefined || entry.seqno < this.#minSeqno) this.#minSeqno = entry.seqno;
-    if (this.#maxSeqno === undefined || entry.seqno > this.#maxSeqno) this.#maxSeqno = entry.seqno;
+    this.#bytes += version.length + VERSION_OVERHEAD_BYTES;
+    this.#dataBytes += version.length;
+    this.#seen(version.seqno);
+  }
+
+  #seen(seqno: number): void {
+    if (this.#minSeqno === undefined || seqno < this.#minSeqno) this.#minSeqno = seqno;
+    if (this.#maxSeqno === undefined || seqno > this.#maxSeqno) this.#maxSeqno = seqno;
   }
 }
 
@@ -360,9 +406,9 @@ export class MemtableCursor {
   }
 
   #take(record: KeyRecord): Entry {
-    const entry = record.versions[this.#version--];
-    this.#lastSeqno = entry.seqno;
-    return entry;
+    const version = record.versions[this.#version--];
+    this.#lastSeqno = version.seqno;
+    return entryOf(record.key, version);
   }
 
   /** Moves (#leaf, #index) one key in the cursor's direction; #leaf null at the end. */

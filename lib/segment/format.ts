@@ -5,10 +5,14 @@ import { crc32 } from '../codec/checksum.js';
 import { compressionAvailable, uncompressBlock } from './block-compression.js';
 
 /**
- * The segment format version this code writes and the newest it reads. 2 added data
+ * The newest segment format version this code reads, and the one it writes for a segment
+ * holding range tombstones. 3 added the range-tombstone block (kind RangeTombstones,
+ * between the data blocks and the filter, its length in the properties); 2 added data
  * blocks stored Snappy-compressed (kind SnappyData); version 1 files hold only plain ones.
  */
-export const SEGMENT_FORMAT_VERSION = 2;
+export const SEGMENT_FORMAT_VERSION = 3;
+/** What a segment without range tombstones is written as: readable by every cairn since format 2. */
+export const SEGMENT_FORMAT_WITHOUT_RANGE_TOMBSTONES = 2;
 
 /** The last 8 bytes of every segment file: ASCII "cairnSST". */
 export const SEGMENT_MAGIC = Buffer.from('cairnSST', 'latin1');
@@ -23,7 +27,7 @@ export const BLOCK_TRAILER_SIZE = 5;
  * block is Data (stored as is) or SnappyData (its payload is the Snappy compression of a
  * Data payload), chosen per block.
  */
-export const BlockKind = { Data: 1, Filter: 2, Index: 3, Properties: 4, SnappyData: 5 } as const;
+export const BlockKind = { Data: 1, Filter: 2, Index: 3, Properties: 4, SnappyData: 5, RangeTombstones: 6 } as const;
 export type BlockKind = (typeof BlockKind)[keyof typeof BlockKind];
 
 /** Where a block's payload lies in the file (the 5-byte trailer follows it). */

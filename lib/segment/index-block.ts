@@ -81,8 +81,9 @@ export class SegmentIndex {
   constructor(payload: Buffer, dataEnd: number, path: string, offset: number) {
     if (payload.length < 4) throw corruption('index block too short', path, offset);
     const count = payload.readUInt32LE(payload.length - 4);
-    // Every entry takes at least 3 bytes, which bounds `count` before allocating.
-    if (count === 0 || count * 3 > payload.length - 4) throw corruption('index entry count out of range', path, offset);
+    // Every entry takes at least 3 bytes, which bounds `count` before allocating. Only a
+    // segment of range tombstones alone (format 3) has no data block.
+    if ((count === 0 && dataEnd !== 0) || count * 3 > payload.length - 4) throw corruption('index entry count out of range', path, offset);
     this.buf = payload;
     this.count = count;
     this.keyStart = new Uint32Array(count);
@@ -112,7 +113,7 @@ export class SegmentIndex {
       throw corruption('index block malformed', path, offset, err);
     }
     if (reader.remaining !== 0 || expectedOffset !== dataEnd) throw corruption('index block handles do not tile the data', path, offset);
-    this.shared = commonPrefixLength(payload, this.keyStart[0], this.keyEnd[0], payload, this.keyStart[count - 1], this.keyEnd[count - 1]);
+    this.shared = count === 0 ? 0 : commonPrefixLength(payload, this.keyStart[0], this.keyEnd[0], payload, this.keyStart[count - 1], this.keyEnd[count - 1]);
     this.hints = new Uint32Array(count);
     for (let i = 0; i < count; i++) this.hints[i] = keyHint(payload, this.keyStart[i] + this.shared, this.keyEnd[i]);
   }

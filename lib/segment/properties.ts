@@ -26,6 +26,10 @@ export interface SegmentProperties extends Omit<SegmentMeta, 'fileSize'> {
   dataSize: number;
   /** Bloom filter budget the segment was written with (0: no filter). */
   bitsPerKey: number;
+  /** Fragments in the range-tombstone block (format 3; 0 in older files). */
+  rangeTombstoneCount: number;
+  /** Payload bytes of the range-tombstone block, which follows the data blocks (0: no block). */
+  rangeTombstoneBytes: number;
 }
 
 type Encoded = Omit<SegmentProperties, 'formatVersion'>;
@@ -34,13 +38,18 @@ export function encodeProperties(p: Encoded): Buffer {
   const numbers = [p.entryCount, p.tombstoneCount, p.keyCount, p.minSeqno, p.maxSeqno, p.dataBlockCount, p.dataSize, p.bitsPerKey, p.createdAt];
   let size = varintLength(p.minKey.length) + p.minKey.length + varintLength(p.maxKey.length) + p.maxKey.length;
   for (const n of numbers) size += varintLength(n);
+  if (p.rangeTombstoneCount > 0) size += varintLength(p.rangeTombstoneCount) + varintLength(p.rangeTombstoneBytes);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
   for (const n of numbers) at = writeVarint(out, at, n);
   at = writeVarint(out, at, p.minKey.length);
   at += p.minKey.copy(out, at);
   at = writeVarint(out, at, p.maxKey.length);
-  p.maxKey.copy(out, at);
+  at += p.maxKey.copy(out, at);
+  if (p.rangeTombstoneCount > 0) {
+    at = writeVarint(out, at, p.rangeTombstoneCount);
+    writeVarint(out, at, p.rangeTombstoneBytes);
+  }
   return out;
 }
 
@@ -59,10 +68,19 @@ export function decodeProperties(payload: Buffer, formatVersion: number, path: s
     const createdAt = reader.varint();
     const minKey = Buffer.from(reader.bytes(reader.varint()));
     const maxKey = Buffer.from(reader.bytes(reader.varint()));
-    // Fields appended by later minor revisions of format 1 would follow; ignore them.
-    const sane = tombstoneCount <= entryCount && keyCount <= entryCount && keyCount >= 1 && minSeqno <= maxSeqno && Buffer.compare(minKey, maxKey) <= 0;
+    // Format 3 appends the range-tombstone block's fragment count and size when it has one.
+    const rangeTombstoneCount = formatVersion >= 3 && reader.remaining > 0 ? reader.varint() : 0;
+    const rangeTombstoneBytes = rangeTombstoneCount > 0 ? reader.varint() : 0;
+    // Fields appended by later minor revisions would follow; ignore them.
+    const sane =
+      tombstoneCount <= entryCount &&
+      keyCount <= entryCount &&
+      (keyCount >= 1 || rangeTombstoneCount >= 1) &&
+      (rangeTombstoneCount === 0) === (rangeTombstoneBytes === 0) &&
+      minSeqno <= maxSeqno &&
+      Buffer.compare(minKey, maxKey) <= 0;
     if (!sane) throw corruption('properties are inconsistent', path, offset);
-    return { formatVersion, entryCount, tombstoneCount, keyCount, minSeqno, maxSeqno, dataBlockCount, dataSize, bitsPerKey, createdAt, minKey, maxKey };
+    return { formatVersion, entryCount, tombstoneCount, keyCount, minSeqno, maxSeqno, dataBlockCount, dataSize, bitsPerKey, createdAt, minKey, maxKey, rangeTombstoneCount, rangeTombstoneBytes };
   } catch (err) {
     if ((err as { details?: unknown }).details !== undefined) throw err;
     throw corruption('properties block malformed', path, offset, err);

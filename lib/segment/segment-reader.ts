@@ -4,6 +4,7 @@
 // closed between reads by the open-file budget (OpenFiles) and is then reopened on demand.
 import { CairnError, ErrorCodes } from '../errors.js';
 import { MAX_SEQNO, type Entry } from '../codec/entry.js';
+import { RangeTombstones } from '../codec/range-tombstones.js';
 import type { FileHandle, FileSystem } from '../fs/file-system.js';
 import { BlockCache } from './block-cache.js';
 import { BloomFilter } from './bloom.js';
@@ -50,6 +51,8 @@ export class SegmentReader {
     private readonly filter: BloomFilter,
     private readonly cache: BlockCache,
     private readonly files: OpenFiles,
+    /** The range-tombstone block (format 3), kept in memory like the index; undefined when the segment has none. */
+    readonly rangeTombstones: RangeTombstones | undefined,
   ) {}
 
   /**
@@ -76,14 +79,26 @@ export class SegmentReader {
         path,
         footer.properties.offset,
       );
-      const index = new SegmentIndex(openBlock(slice(footer.index), BlockKind.Index, path, footer.index.offset), tailStart, path, footer.index.offset);
-      if (index.count !== properties.dataBlockCount || properties.dataSize !== tailStart) {
+      const index = new SegmentIndex(openBlock(slice(footer.index), BlockKind.Index, path, footer.index.offset), properties.dataSize, path, footer.index.offset);
+      const rangeBlockBytes = properties.rangeTombstoneBytes === 0 ? 0 : properties.rangeTombstoneBytes + BLOCK_TRAILER_SIZE;
+      if (index.count !== properties.dataBlockCount || properties.dataSize + rangeBlockBytes !== tailStart) {
         throw corruption('properties disagree with the index', path, footer.properties.offset);
+      }
+      let rangeTombstones: RangeTombstones | undefined;
+      if (rangeBlockBytes > 0) {
+        const at = properties.dataSize;
+        const payload = openBlock(await readExactly(handle, at, rangeBlockBytes, path), BlockKind.RangeTombstones, path, at);
+        try {
+          rangeTombstones = RangeTombstones.decode(payload);
+        } catch (err) {
+          throw corruption('range-tombstone block malformed', path, at, err);
+        }
+        if (rangeTombstones.fragmentCount !== properties.rangeTombstoneCount) throw corruption('range-tombstone count disagrees with the properties', path, at);
       }
       const filter = new BloomFilter(openBlock(slice(footer.filter), BlockKind.Filter, path, footer.filter.offset), path, footer.filter.offset);
       const { entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt } = properties;
       const meta: SegmentMeta = { fileSize: size, entryCount, tombstoneCount, minKey, maxKey, minSeqno, maxSeqno, createdAt };
-      const reader = new SegmentReader(path, fileNumber, meta, properties, index, filter, cache, files);
+      const reader = new SegmentReader(path, fileNumber, meta, properties, index, filter, cache, files, rangeTombstones);
       await files.adopt(reader, handle);
       return reader;
     } catch (err) {
@@ -133,6 +148,7 @@ export class SegmentReader {
   /** A cursor over the entries within the bounds; positioned lazily on the first next(). */
   cursor(options: SegmentCursorOptions = {}): SegmentCursor {
     if (this.closed) throw closedError(this.path);
+    if (this.index.count === 0) return NO_ENTRIES;
     return options.reverse === true ? new ReverseCursor(this, options) : new ForwardCursor(this, options);
   }
 
@@ -169,6 +185,9 @@ export class SegmentReader {
     return block;
   }
 }
+
+/** The cursor of a segment holding range tombstones alone. */
+const NO_ENTRIES: SegmentCursor = { next: () => undefined };
 
 function closedError(path: string): CairnError {
   return new CairnError(ErrorCodes.CLOSED, 'The segment reader is closed', { details: { path } });

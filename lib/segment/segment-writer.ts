@@ -2,13 +2,22 @@
 // bloom filter, index, properties, footer). One call owns its file from 'wx' open to
 // fsync; concurrent calls must target different paths.
 import { EntryKind, MAX_SEQNO, type Entry } from '../codec/entry.js';
+import type { RangeTombstones } from '../codec/range-tombstones.js';
 import { throwIfAborted } from '../errors.js';
 import type { FileHandle, FileSystem } from '../fs/file-system.js';
 import { BloomFilterBuilder } from './bloom.js';
 import { compressBlock } from './block-compression.js';
 import { compareBytes } from './compare-bytes.js';
 import { DataBlockBuilder } from './data-block.js';
-import { BLOCK_TRAILER_SIZE, BlockKind, encodeFooter, SEGMENT_FORMAT_VERSION, sealBlock, type BlockHandle } from './format.js';
+import {
+  BLOCK_TRAILER_SIZE,
+  BlockKind,
+  encodeFooter,
+  SEGMENT_FORMAT_VERSION,
+  SEGMENT_FORMAT_WITHOUT_RANGE_TOMBSTONES,
+  sealBlock,
+  type BlockHandle,
+} from './format.js';
 import { IndexBlockBuilder, shortestSeparator } from './index-block.js';
 import { encodeProperties, type SegmentMeta } from './properties.js';
 
@@ -31,10 +40,18 @@ export interface WriteSegmentOptions {
    * least an eighth of it, else as is; 'none': every block as is.
    */
   compression?: 'snappy' | 'none';
+  /**
+   * Range tombstones to store in the segment's range-tombstone block (format 3), every
+   * fragment bounded (a caller caps an unbounded end first). The segment's key span
+   * (minKey, maxKey) covers them: a fragment's exclusive end counts as its last key. A
+   * function is called once every entry is written (a merge clips them to the output's keys).
+   */
+  rangeTombstones?: RangeTombstones | (() => RangeTombstones | undefined);
 }
 
 /**
- * Writes `entries` (sorted as lib/codec/entry.ts compareEntries: key asc, seqno desc; at least one) to a new
+ * Writes `entries` (sorted as lib/codec/entry.ts compareEntries: key asc, seqno desc; at
+ * least one, unless there are range tombstones) to a new
  * file at `path`, created exclusively, and fsyncs it; the caller syncs the directory.
  * On any failure the partial file is closed and unlinked before the error is rethrown.
  * An out-of-order or malformed entry rejects with RangeError / TypeError.
@@ -65,7 +82,8 @@ export async function writeSegment(
 
   const compression = options.compression ?? 'snappy';
   if (compression !== 'snappy' && compression !== 'none') throw new RangeError(`compression must be 'snappy' or 'none', got ${String(compression)}`);
-  const builder = new SegmentBuilder(blockSize, bitsPerKey, compression === 'snappy');
+  const rangeTombstones = options.rangeTombstones;
+  const builder = new SegmentBuilder(blockSize, bitsPerKey, compression === 'snappy', typeof rangeTombstones === 'function' ? rangeTombstones : () => rangeTombstones);
   const handle = await fs.open(path, 'wx');
   const writer = new ChunkWriter(handle);
   try {
@@ -156,6 +174,7 @@ class SegmentBuilder {
     private readonly blockSize: number,
     private readonly bitsPerKey: number,
     private readonly compress: boolean,
+    private readonly rangeTombstones: () => RangeTombstones | undefined,
   ) {
     this.block = new DataBlockBuilder(blockSize * 2);
     this.bloom = new BloomFilterBuilder(bitsPerKey);
@@ -199,11 +218,31 @@ class SegmentBuilder {
   /** Emits the tail blocks and footer (all into `ready`) and returns the segment's meta. */
   finish(createdAt: number): SegmentMeta {
     const last = this.previous;
-    if (last === undefined || this.minKey === undefined) throw new RangeError('a segment needs at least one entry');
-    if (this.block.entryCount > 0) this.finishBlock(last.key);
-    this.index.add(shortestSeparator(this.lastKeyOfBlock as Buffer, undefined), this.blockHandle as BlockHandle);
+    let tombstones = this.rangeTombstones();
+    if (tombstones?.isEmpty === true) tombstones = undefined;
+    if (tombstones !== undefined && tombstones.largestEnd === null) throw new RangeError('a segment cannot hold a range tombstone without an upper bound');
+    if (last === undefined && tombstones === undefined) throw new RangeError('a segment needs at least one entry');
+    let minKey = this.minKey;
+    let maxKey: Buffer | undefined;
+    if (last !== undefined) {
+      if (this.block.entryCount > 0) this.finishBlock(last.key);
+      this.index.add(shortestSeparator(this.lastKeyOfBlock as Buffer, undefined), this.blockHandle as BlockHandle);
+      maxKey = Buffer.from(last.key);
+    }
     const dataSize = this.fileOffset;
-    const maxKey = Buffer.from(last.key);
+    let rangeTombstoneBytes = 0;
+    if (tombstones !== undefined) {
+      const payload = tombstones.encode();
+      rangeTombstoneBytes = payload.length;
+      this.emitFramed(payload, BlockKind.RangeTombstones);
+      const start = tombstones.smallest as Buffer;
+      const end = lastCoveredKey(tombstones.largestEnd as Buffer);
+      if (minKey === undefined || Buffer.compare(start, minKey) < 0) minKey = Buffer.from(start);
+      if (maxKey === undefined || Buffer.compare(end, maxKey) > 0) maxKey = Buffer.from(end);
+      this.minSeqno = Math.min(this.minSeqno, tombstones.minSeqno);
+      this.maxSeqno = Math.max(this.maxSeqno, tombstones.maxSeqno);
+    }
+    if (minKey === undefined || maxKey === undefined) throw new Error('unreachable: a segment without a key span');
     const filter = this.emitFramed(this.bloom.finish(), BlockKind.Filter);
     const index = this.emitFramed(this.index.finish(), BlockKind.Index);
     const properties = this.emitFramed(
@@ -217,18 +256,21 @@ class SegmentBuilder {
         dataSize,
         bitsPerKey: this.bitsPerKey,
         createdAt,
-        minKey: this.minKey,
+        minKey,
         maxKey,
+        rangeTombstoneCount: tombstones?.fragmentCount ?? 0,
+        rangeTombstoneBytes,
       }),
       BlockKind.Properties,
     );
-    this.emit(encodeFooter({ filter, index, properties, formatVersion: SEGMENT_FORMAT_VERSION }));
+    const formatVersion = tombstones === undefined ? SEGMENT_FORMAT_WITHOUT_RANGE_TOMBSTONES : SEGMENT_FORMAT_VERSION;
+    this.emit(encodeFooter({ filter, index, properties, formatVersion }));
     if (this.chunkLength > 0) this.ready.push(this.chunk.subarray(0, this.chunkLength));
     return {
       fileSize: this.fileOffset,
       entryCount: this.entryCount,
       tombstoneCount: this.tombstoneCount,
-      minKey: this.minKey,
+      minKey,
       maxKey,
       minSeqno: this.minSeqno,
       maxSeqno: this.maxSeqno,
@@ -272,6 +314,15 @@ class SegmentBuilder {
     if (bytes.length > CHUNK_SIZE) this.ready.push(Buffer.from(bytes));
     else this.chunkLength = bytes.copy(this.chunk, 0);
   }
+}
+
+/**
+ * The key span's last key for a tombstone ending (exclusively) at `end`: k when end is
+ * k + 0x00 (k's successor, so k is the largest key below it: what `lte: k` and a merge's
+ * clipping make), else `end` itself, one key too many but never too few.
+ */
+function lastCoveredKey(end: Buffer): Buffer {
+  return end.length > 0 && end[end.length - 1] === 0 ? end.subarray(0, end.length - 1) : end;
 }
 
 function checkEntry(entry: Entry): void {

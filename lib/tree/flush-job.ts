@@ -6,6 +6,7 @@
 import { defaultFileSystem } from '../fs/index.js';
 import type { FileSystem } from '../fs/file-system.js';
 import type { Memtable } from '../memtable/memtable.js';
+import { RangeTombstones } from '../codec/range-tombstones.js';
 import { EntryPacker, PACKED_HEADER_BYTES, type PackedEntries, unpackEntries } from '../memtable/packed-entries.js';
 import type { SegmentMeta } from '../segment/properties.js';
 import { writeSegment } from '../segment/segment-writer.js';
@@ -18,6 +19,8 @@ export interface FlushJob {
   /** Its directory, synced once the file is. */
   dir: string;
   entries: PackedEntries;
+  /** The memtable's range tombstones, bounded and encoded (RangeTombstones.encode), when it has any. */
+  rangeTombstones?: Uint8Array;
   blockSize: number;
   bloomBitsPerKey: number;
 }
@@ -57,7 +60,8 @@ export async function packForFlush(memtable: Memtable, sliceMs: number): Promise
  * it, and the failed fsync is reported: it poisons the keyspace).
  */
 export async function runFlush(fs: FileSystem, job: FlushJob): Promise<SegmentMeta> {
-  const meta = await writeSegment(fs, job.path, unpackEntries(job.entries), { blockSize: job.blockSize, bloomBitsPerKey: job.bloomBitsPerKey });
+  const rangeTombstones = job.rangeTombstones === undefined ? undefined : RangeTombstones.decode(job.rangeTombstones);
+  const meta = await writeSegment(fs, job.path, unpackEntries(job.entries), { blockSize: job.blockSize, bloomBitsPerKey: job.bloomBitsPerKey, rangeTombstones });
   try {
     await fs.syncDir(job.dir);
   } catch (err) {

@@ -3,6 +3,7 @@
 // hidden. Synchronous and single-threaded; a cursor is owned by one iterator.
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
+import type { RangeTombstones } from '../codec/range-tombstones.js';
 
 /** A positioned source: entries by key (ascending, or descending when reversed), newest version first within a key. */
 export interface EntryCursor {
@@ -94,7 +95,8 @@ export class MergingCursor implements EntryCursor {
 
 /**
  * What a reader sees through a merged cursor at `readSeqno`: for each key the newest
- * version with seqno <= readSeqno, skipped entirely when that version is a tombstone.
+ * version with seqno <= readSeqno, skipped entirely when that version is a tombstone or
+ * lies under a newer range delete (`rangeTombstones`: the view's, as seen at readSeqno).
  */
 export class VisibleCursor {
   private lastKey: Buffer | undefined;
@@ -102,6 +104,7 @@ export class VisibleCursor {
   constructor(
     private readonly source: EntryCursor,
     private readonly readSeqno: number,
+    private readonly rangeTombstones?: RangeTombstones,
   ) {}
 
   next(): Entry | undefined {
@@ -112,9 +115,92 @@ export class VisibleCursor {
       if (this.lastKey !== undefined && this.lastKey.equals(e.key)) continue;
       this.lastKey = e.key;
       if (e.kind === EntryKind.Delete) continue;
+      if (this.rangeTombstones !== undefined && this.rangeTombstones.coveringSeqno(e.key, this.readSeqno) > e.seqno) continue;
       return e;
     }
   }
+}
+
+/**
+ * A cursor over one source (memtable or segment) at `range` that leaves out the key
+ * intervals where a range tombstone of the read (`tombstones`: the view's, as seen at its
+ * read seqno) is newer than anything the source holds (`maxSeqno`): nothing of the source
+ * can be visible there. The source is read as one bounded cursor per stretch between
+ * such intervals, opened in turn, so a scan right after a big clear skips the covered
+ * entries of older sources instead of stepping over each one.
+ */
+export function cursorOutsideTombstones(
+  open: (range: KeyRange) => EntryCursor,
+  range: KeyRange,
+  maxSeqno: number,
+  tombstones: RangeTombstones | undefined,
+): EntryCursor {
+  if (tombstones === undefined || tombstones.maxSeqno <= maxSeqno) return open(range);
+  const pieces: KeyRange[] = [];
+  let from: Buffer | null = Buffer.alloc(0);
+  for (const f of tombstones.fragments()) {
+    if (f.seqnos[0] <= maxSeqno) continue;
+    const piece = clampRange(range, from, f.start);
+    if (piece !== undefined) pieces.push(piece);
+    from = f.end;
+    if (from === null) break;
+  }
+  if (from !== null) {
+    const piece = clampRange(range, from, null);
+    if (piece !== undefined) pieces.push(piece);
+  }
+  if (pieces.length === 1) return open(pieces[0]);
+  if (range.reverse === true) pieces.reverse();
+  return new ConcatCursor(pieces, open);
+}
+
+/** The cursors of consecutive key ranges, opened one after another. */
+class ConcatCursor implements EntryCursor {
+  private index = 0;
+  private current: EntryCursor | undefined;
+
+  constructor(
+    private readonly ranges: readonly KeyRange[],
+    private readonly open: (range: KeyRange) => EntryCursor,
+  ) {}
+
+  next(): Entry | undefined {
+    for (;;) {
+      if (this.current === undefined) {
+        if (this.index >= this.ranges.length) return undefined;
+        this.current = this.open(this.ranges[this.index++]);
+      }
+      const e = this.current.next();
+      if (e !== undefined) return e;
+      this.current = undefined;
+    }
+  }
+}
+
+/** `range` narrowed to [start, end) (end null: no upper bound), or undefined when that holds no key. */
+function clampRange(range: KeyRange, start: Buffer, end: Buffer | null): KeyRange | undefined {
+  const r: KeyRange = { ...range };
+  const lowerHolds = (r.gt !== undefined && Buffer.compare(r.gt, start) >= 0) || (r.gte !== undefined && Buffer.compare(r.gte, start) >= 0);
+  if (!lowerHolds) {
+    delete r.gt;
+    r.gte = start;
+  }
+  if (end !== null) {
+    const upperHolds = (r.lt !== undefined && Buffer.compare(r.lt, end) <= 0) || (r.lte !== undefined && Buffer.compare(r.lte, end) < 0);
+    if (!upperHolds) {
+      delete r.lte;
+      r.lt = end;
+    }
+  }
+  for (const [lower, strictLower] of [
+    [r.gt, true],
+    [r.gte, false],
+  ] as const) {
+    if (lower === undefined) continue;
+    if (r.lt !== undefined && Buffer.compare(lower, r.lt) >= 0) return undefined;
+    if (r.lte !== undefined && (strictLower ? Buffer.compare(lower, r.lte) >= 0 : Buffer.compare(lower, r.lte) > 0)) return undefined;
+  }
+  return r;
 }
 
 /** True when `key` lies inside the range's bounds (direction ignored). */

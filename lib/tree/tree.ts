@@ -5,6 +5,8 @@
 import type { FileSystem } from '../fs/file-system.js';
 import type { Entry } from '../codec/entry.js';
 import { EntryKind } from '../codec/entry.js';
+import { RangeTombstones, keySuccessor } from '../codec/range-tombstones.js';
+import { type DataOpKind, JournalOpKind } from '../journal/record.js';
 import { Memtable } from '../memtable/memtable.js';
 import { SegmentReader } from '../segment/segment-reader.js';
 import type { BlockCache } from '../segment/block-cache.js';
@@ -19,7 +21,7 @@ import {
 } from '../layout/file-names.js';
 import { mkdirDurable } from '../fs/durable.js';
 import { type SegmentDescriptor, type VersionState, readCurrentManifest, writeManifest } from './manifest.js';
-import { type EntryCursor, type KeyRange } from './merge.js';
+import { type EntryCursor, type KeyRange, cursorOutsideTombstones } from './merge.js';
 import { Version } from './version.js';
 import { hasCode, isWriteFailure } from '../errors.js';
 import { type Choice, type CompactionStrategy, applyChoice, choiceFiles, mergeOrder } from '../compaction/choice.js';
@@ -37,6 +39,8 @@ export interface TreeOptions {
   bloomBitsPerKey: number;
   /** While a compaction runs and level 0 holds this many segments, writers wait. */
   level0StopWrites: number;
+  /** Open without changing the directory: leftover files stay, nothing is flushed or compacted. */
+  readOnly?: boolean;
 }
 
 /** What the tree needs from its keyspace. */
@@ -132,6 +136,13 @@ function retryDelayMs(attempt: number): number {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A flush packs its memtable on the main thread for at most about this long before letting other work run. */
 const FLUSH_SLICE_MS = 0.5;
+const EMPTY = Buffer.alloc(0);
+
+/** The newest range delete of `memtable` over `key` at or below readSeqno, when newer than `floor`; else -1. */
+function coveringSeqno(memtable: Memtable, key: Buffer, readSeqno: number, floor: number): number {
+  const tombstones = memtable.rangeTombstones;
+  return tombstones.maxSeqno > floor ? tombstones.coveringSeqno(key, readSeqno) : -1;
+}
 
 export class Tree {
   private active = new Memtable();
@@ -206,12 +217,12 @@ export class Tree {
     for (const name of await fs.readdir(segmentsDir(root))) {
       const n = parseSegmentFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if (n === undefined ? isTempName(name) : !live.has(n)) await fs.unlink(path.join(segmentsDir(root), name));
+      if (options.readOnly !== true && (n === undefined ? isTempName(name) : !live.has(n))) await fs.unlink(path.join(segmentsDir(root), name));
     }
     for (const name of await fs.readdir(root)) {
       const n = parseManifestFileName(name);
       if (n !== undefined) highest = Math.max(highest, n);
-      if ((n !== undefined && n !== manifestNumber) || isTempName(name)) await fs.unlink(path.join(root, name));
+      if (options.readOnly !== true && ((n !== undefined && n !== manifestNumber) || isTempName(name))) await fs.unlink(path.join(root, name));
     }
     state.nextFileNumber = Math.max(state.nextFileNumber, highest + 1);
     const readers = new Map<number, SegmentReader>();
@@ -237,7 +248,7 @@ export class Tree {
 
   /** True when the memtables hold nothing: everything written is in segments. */
   get isFullyPersisted(): boolean {
-    return this.active.entryCount === 0 && this.frozen.length === 0;
+    return this.active.isEmpty && this.frozen.length === 0;
   }
 
   /**
@@ -290,9 +301,14 @@ export class Tree {
     }
   }
 
-  /** Applies one write. Synchronous: called in journal order, right after the journal accepted it. */
-  apply(key: Buffer, seqno: number, kind: EntryKind, value: Buffer): void {
-    this.active.insert(key, seqno, kind, value);
+  /**
+   * Applies one write. Synchronous: called in journal order, right after the journal
+   * accepted it. A RangeDelete's key is the range's start and its value the exclusive end
+   * (empty: no upper bound).
+   */
+  apply(key: Buffer, seqno: number, kind: DataOpKind, value: Buffer): void {
+    if (kind === JournalOpKind.RangeDelete) this.active.deleteRange(key, value.length === 0 ? null : value, seqno);
+    else this.active.insert(key, seqno, kind, value);
   }
 
   /** After a batch is applied: freeze the memtable if full and start its flush. */
@@ -314,12 +330,14 @@ export class Tree {
   /** The newest version of `key` visible at readSeqno (tombstones included), or undefined. */
   get(key: Buffer, readSeqno: number): Entry | undefined {
     let e = this.active.get(key, readSeqno);
-    if (e !== undefined) return e;
-    for (let i = this.frozen.length - 1; i >= 0; i--) {
-      e = this.frozen[i].memtable.get(key, readSeqno);
-      if (e !== undefined) return e;
-    }
-    return this.current.get(key, readSeqno);
+    for (let i = this.frozen.length - 1; e === undefined && i >= 0; i--) e = this.frozen[i].memtable.get(key, readSeqno);
+    if (e === undefined) e = this.current.get(key, readSeqno);
+    if (e === undefined || e.kind === EntryKind.Delete) return e;
+    // A Put: is it under a newer range delete? Only sources with a newer tombstone can say.
+    let t = coveringSeqno(this.active, key, readSeqno, e.seqno);
+    for (const f of this.frozen) t = Math.max(t, coveringSeqno(f.memtable, key, readSeqno, e.seqno));
+    t = Math.max(t, this.current.rangeDeletionSeqno(key, readSeqno, e.seqno));
+    return t > e.seqno ? { key, seqno: t, kind: EntryKind.Delete, value: EMPTY } : e;
   }
 
   /** Bytes of segment files holding keys in `range`, from their indexes (memtables not counted). */
@@ -347,17 +365,39 @@ export class Tree {
 
   /** The newest version of `key` at readSeqno within a view. */
   static viewGet(view: ReadView, key: Buffer, readSeqno: number): Entry | undefined {
-    for (const m of view.memtables) {
-      const e = m.get(key, readSeqno);
-      if (e !== undefined) return e;
-    }
-    return view.version.get(key, readSeqno);
+    let e: Entry | undefined;
+    for (let i = 0; e === undefined && i < view.memtables.length; i++) e = view.memtables[i].get(key, readSeqno);
+    if (e === undefined) e = view.version.get(key, readSeqno);
+    if (e === undefined || e.kind === EntryKind.Delete) return e;
+    let t = view.version.rangeDeletionSeqno(key, readSeqno, e.seqno);
+    for (const m of view.memtables) t = Math.max(t, coveringSeqno(m, key, readSeqno, e.seqno));
+    return t > e.seqno ? { key, seqno: t, kind: EntryKind.Delete, value: EMPTY } : e;
   }
 
-  /** Cursors over every source of a view that may hold keys in `range`, newest source first. */
-  static viewCursors(view: ReadView, range: KeyRange): EntryCursor[] {
-    const out: EntryCursor[] = view.memtables.map((m) => m.cursor(range));
-    view.version.addCursors(range, out);
+  /**
+   * The range tombstones of a view as a reader at readSeqno sees them (each fragment at
+   * its newest seqno <= readSeqno), or undefined when there are none: what an iterator
+   * checks each key against.
+   */
+  static viewRangeTombstones(view: ReadView, readSeqno: number): RangeTombstones | undefined {
+    let out: RangeTombstones | undefined;
+    const sources = [...view.memtables.map((m) => m.rangeTombstones), ...view.version.rangeTombstones()];
+    for (const source of sources) {
+      if (source.isEmpty || source.minSeqno > readSeqno) continue;
+      out ??= new RangeTombstones();
+      out.addVisible(source, readSeqno);
+    }
+    return out;
+  }
+
+  /**
+   * Cursors over every source of a view that may hold keys in `range`, newest source
+   * first; with the read's range tombstones (viewRangeTombstones), each source leaves out
+   * the intervals a tombstone newer than all it holds covers.
+   */
+  static viewCursors(view: ReadView, range: KeyRange, tombstones?: RangeTombstones): EntryCursor[] {
+    const out: EntryCursor[] = view.memtables.map((m) => cursorOutsideTombstones((r) => m.cursor(r), range, m.maxSeqno ?? -1, tombstones));
+    view.version.addCursors(range, out, tombstones);
     return out;
   }
 
@@ -367,7 +407,7 @@ export class Tree {
    * is still retried in the background) or with the failure that poisoned the tree.
    */
   async flush(visibleSeqno: number): Promise<void> {
-    if (this.active.entryCount > 0) this.freeze(visibleSeqno);
+    if (!this.active.isEmpty) this.freeze(visibleSeqno);
     while (this.flushing !== undefined) {
       const outcome = await Promise.race([this.flushing.then(() => FLUSHED), this.nextFlushFailure()]);
       if (outcome !== FLUSHED) throw outcome;
@@ -478,6 +518,7 @@ export class Tree {
       path: file,
       dir: segmentsDir(this.root),
       entries,
+      rangeTombstones: memtable.rangeTombstones.isEmpty ? undefined : this.boundedRangeTombstones(memtable).encode(),
       blockSize: this.options.blockSize,
       bloomBitsPerKey: this.options.bloomBitsPerKey,
     });
@@ -497,6 +538,24 @@ export class Tree {
     this.frozen.shift();
     this.host.flushed();
     this.scheduleCompaction();
+  }
+
+  /**
+   * The range tombstones of the oldest frozen memtable as its segment stores them: each
+   * fragment at its newest seqno (readers of the version the flush installs read above
+   * them all), and an unbounded end cut just past the largest key that can be under it,
+   * the largest of the segments' and of the memtable's own keys (older memtables are
+   * flushed already; newer writes are newer than the tombstone). A segment's key span must
+   * be finite: it decides which segments reads and compactions look at.
+   */
+  private boundedRangeTombstones(memtable: Memtable): RangeTombstones {
+    const tombstones = memtable.rangeTombstones;
+    if (tombstones.largestEnd !== null) return tombstones.clipped(null, null);
+    let largest = [...tombstones.fragments()].at(-1)?.start as Buffer;
+    const own = memtable.cursor({ reverse: true }).next()?.key;
+    if (own !== undefined && Buffer.compare(own, largest) > 0) largest = own;
+    for (const s of this.current.state.levels.flat()) if (Buffer.compare(s.maxKey, largest) > 0) largest = s.maxKey;
+    return tombstones.clipped(null, keySuccessor(largest));
   }
 
   /**

@@ -2,9 +2,10 @@
 // open readers to serve gets and cursors from it. Never changes once built; a new
 // flush or compaction builds a new Version. Single-threaded (main thread) use.
 import type { Entry } from '../codec/entry.js';
+import type { RangeTombstones } from '../codec/range-tombstones.js';
 import type { SegmentReader } from '../segment/segment-reader.js';
 import type { SegmentDescriptor, VersionState } from './manifest.js';
-import { type EntryCursor, type KeyRange, overlapsRange } from './merge.js';
+import { type EntryCursor, type KeyRange, cursorOutsideTombstones, overlapsRange } from './merge.js';
 
 export interface LiveSegment {
   readonly descriptor: SegmentDescriptor;
@@ -14,6 +15,8 @@ export interface LiveSegment {
 export class Version {
   /** levels[0] newest first (overlapping); levels[1..] sorted by key, disjoint. Mirrors state.levels. */
   readonly levels: readonly (readonly LiveSegment[])[];
+  /** The segments holding range tombstones (few: a merge into the bottom level drops them). */
+  readonly #withRangeTombstones: readonly LiveSegment[];
 
   constructor(
     readonly state: VersionState,
@@ -26,6 +29,27 @@ export class Version {
         return { descriptor, reader };
       }),
     );
+    this.#withRangeTombstones = this.levels.flat().filter((s) => s.reader.rangeTombstones !== undefined);
+  }
+
+  /**
+   * The newest range delete over `key` at or below readSeqno in this version's segments,
+   * when newer than `floor` (the seqno of the version of the key found); else -1.
+   */
+  rangeDeletionSeqno(key: Buffer, readSeqno: number, floor: number): number {
+    let t = -1;
+    for (const s of this.#withRangeTombstones) {
+      const tombstones = s.reader.rangeTombstones as RangeTombstones;
+      if (tombstones.maxSeqno <= floor || Buffer.compare(key, s.descriptor.minKey) < 0 || Buffer.compare(key, s.descriptor.maxKey) > 0) continue;
+      const q = tombstones.coveringSeqno(key, readSeqno);
+      if (q > t) t = q;
+    }
+    return t;
+  }
+
+  /** The range tombstones of every segment that has some. */
+  rangeTombstones(): RangeTombstones[] {
+    return this.#withRangeTombstones.map((s) => s.reader.rangeTombstones as RangeTombstones);
   }
 
   /** Every segment file number of this version. */
@@ -86,16 +110,20 @@ export class Version {
     return bytes;
   }
 
-  /** Appends cursors over every segment that may hold keys in `range`. */
-  addCursors(range: KeyRange, out: EntryCursor[]): void {
+  /**
+   * Appends cursors over every segment that may hold keys in `range`, each leaving out
+   * the intervals where one of the read's range tombstones is newer than all it holds.
+   */
+  addCursors(range: KeyRange, out: EntryCursor[], tombstones?: RangeTombstones): void {
+    const open = (s: LiveSegment): EntryCursor => cursorOutsideTombstones((r) => s.reader.cursor(r), range, s.descriptor.maxSeqno, tombstones);
     const l0 = this.levels[0] ?? [];
     for (const s of l0) {
-      if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) out.push(s.reader.cursor(range));
+      if (overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range)) out.push(open(s));
     }
     for (let level = 1; level < this.levels.length; level++) {
       const candidates = this.levels[level].filter((s) => overlapsRange(s.descriptor.minKey, s.descriptor.maxKey, range));
-      if (candidates.length === 1) out.push(candidates[0].reader.cursor(range));
-      else if (candidates.length > 1) out.push(new LevelCursor(range.reverse ? candidates.slice().reverse() : candidates, range));
+      if (candidates.length === 1) out.push(open(candidates[0]));
+      else if (candidates.length > 1) out.push(new LevelCursor(range.reverse ? candidates.slice().reverse() : candidates, open));
     }
   }
 }
@@ -121,14 +149,14 @@ class LevelCursor implements EntryCursor {
 
   constructor(
     private readonly segments: readonly LiveSegment[],
-    private readonly range: KeyRange,
+    private readonly open: (segment: LiveSegment) => EntryCursor,
   ) {}
 
   next(): Entry | undefined {
     for (;;) {
       if (this.current === undefined) {
         if (this.index >= this.segments.length) return undefined;
-        this.current = this.segments[this.index++].reader.cursor(this.range);
+        this.current = this.open(this.segments[this.index++]);
       }
       const e = this.current.next();
       if (e !== undefined) return e;

@@ -235,7 +235,7 @@ t.test('ENOSPC on a tiny tmpfs exits 7 and leaves nothing there', async (t) => {
     t.comment('not root: ENOSPC cleanup is covered by the fault test in offline-snapshot.test.ts');
     return;
   }
-  const { src } = await fresh({ keys: 400, valueBytes: 4096, memtableBytes: 256 * 1024 });
+  const { src } = await fresh({ keys: 400, valueBytes: 4096, memtableBytes: 256 * 1024, incompressible: true });
   const before = await fingerprint(src, isLockFile);
   const run = await runCairn(['snapshot', src, join(mount, 'snap')]);
   t.equal(run.code, ExitCode.IO);

@@ -3,7 +3,7 @@
 // overlapping set, levels still disjoint after applying one or two concurrent choices).
 import t, { type Test } from 'tap';
 import { applyChoice, choiceFiles, hullOf, overlapping, spansOverlap, type Choice, type CompactionContext } from '../../lib/compaction/choice.js';
-import { chooseLeveled, leveledConfig, LeveledStrategy, type LeveledConfig } from '../../lib/compaction/leveled.js';
+import { chooseLeveled, leveledConfig, LeveledStrategy, levelBudgets, type LeveledConfig } from '../../lib/compaction/leveled.js';
 import type { SegmentDescriptor, VersionState } from '../../lib/tree/manifest.js';
 import { Rng } from '../helpers/rng.js';
 import { assertDisjoint, key, keyNumber, randomVersion, seg, version } from './fixtures/version-builders.js';
@@ -85,7 +85,25 @@ const cases: Case[] = [
     context: busy(2),
     want: { kind: 'merge', inputs: [{ level: 0, fileNumbers: [14, 13, 12, 11] }], outputLevel: 1, targetFileBytes: 4096, dropTombstones: false },
   },
+  {
+    name: 'dynamic targets: level 1 within its static budget but over a tenth of the deepest level is pushed down',
+    levels: [[], [seg(1, 0, 10, 3000)], [seg(2, 0, 10, 20_000)]],
+    want: { kind: 'merge', inputs: [{ level: 1, fileNumbers: [1] }, { level: 2, fileNumbers: [2] }], outputLevel: 2, targetFileBytes: 4096, dropTombstones: true },
+  },
+  {
+    name: 'dynamic targets never go below baseLevelBytes / multiplier',
+    levels: [[], [seg(1, 0, 10, 900)], [seg(2, 0, 10, 2000)]],
+    want: { kind: 'none' },
+  },
 ];
+
+t.test('levelBudgets: the deepest level sizes the ones above it, within [base / multiplier, static]', async (t) => {
+  t.same(levelBudgets(version([[], [seg(1, 0, 1, 5)]]), config), [0, 10_000], 'a single level keeps its static budget');
+  t.same(levelBudgets(version([[], [], [], [seg(1, 0, 1, 500_000)]]), config), [0, 5000, 50_000, 1_000_000]);
+  t.same(levelBudgets(version([[], [], [seg(1, 0, 1, 50_000_000)], []]), config), [0, 10_000, 100_000, 1_000_000], 'capped at the static budgets');
+  t.same(levelBudgets(version([[], [], [seg(1, 0, 1, 20_000)]]), config), [0, 2000, 100_000]);
+  t.same(levelBudgets(version([[], [], [seg(1, 0, 1, 1000)]]), config), [0, 1000, 100_000], 'floored');
+});
 
 for (const c of cases) {
   t.test(c.name, async (t) => {

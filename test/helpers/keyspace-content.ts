@@ -13,8 +13,14 @@ export type Contents = Map<string, Map<string, string>>;
  * A keyspace with segments in two partitions, several journal files (a small journal file
  * size and a memtable large enough that the last writes stay journal-only), and a delete.
  */
-export async function buildKeyspace(dir: string, options: { valueBytes?: number; keys?: number } & KeyspaceOptions = {}): Promise<Contents> {
-  const { valueBytes = 40, keys = 200, ...ksOptions } = options;
+export async function buildKeyspace(dir: string, options: { valueBytes?: number; keys?: number; incompressible?: boolean } & KeyspaceOptions = {}): Promise<Contents> {
+  const { valueBytes = 40, keys = 200, incompressible = false, ...ksOptions } = options;
+  // Letters from a small LCG: printable, and too irregular for Snappy to shrink (for tests that need the bytes on disk).
+  let state = 12345;
+  const letter = (): string => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return String.fromCharCode(97 + (state % 26));
+  };
   const ks = await Keyspace.open(dir, { memtableBytes: 64 * 1024, journalFileBytes: 4096, ...ksOptions });
   const expected: Contents = new Map();
   try {
@@ -23,7 +29,8 @@ export async function buildKeyspace(dir: string, options: { valueBytes?: number;
       const kv = new Map<string, string>();
       for (let i = 0; i < keys; i++) {
         const key = `${name}:${String(i).padStart(5, '0')}`;
-        const value = `${name}-${i}-`.padEnd(valueBytes, String.fromCharCode(97 + (i % 26)));
+        const prefix = `${name}-${i}-`;
+        const value = incompressible ? prefix + Array.from({ length: Math.max(0, valueBytes - prefix.length) }, letter).join('') : prefix.padEnd(valueBytes, String.fromCharCode(97 + (i % 26)));
         await p.put(key, value);
         kv.set(key, value);
       }

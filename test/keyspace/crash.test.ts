@@ -1,6 +1,6 @@
 // Crash safety: a child process commits batches and reports each acknowledgement; the
 // parent SIGKILLs it at a random moment, reopens the keyspace and checks that every
-// acknowledged batch is there and every batch is all-or-nothing. Rounds accumulate in one
+// acknowledged batch is there and every batch, range deletes included, is all-or-nothing. Rounds accumulate in one
 // keyspace, so recovery also runs over the debris of earlier crashes.
 import t from 'tap';
 import { Keyspace } from '../../lib/index.js';
@@ -19,6 +19,7 @@ t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
   const acked = new Map<number, number>(); // round -> highest i acknowledged (acks of a burst may come out of order)
   const ackSets = new Map<number, Set<number>>();
   let problems = 0;
+  let rangeDeletes = 0;
 
   for (let round = 0; round < ROUNDS; round++) {
     const proc = spawnDist(child, [dir, String(round), round % 5 === 4 ? 'sync' : 'buffered']);
@@ -51,9 +52,12 @@ t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
       const top = acked.get(r)!;
       for (let i = 0; i <= top + 10; i++) {
         const present: boolean[] = [];
+        // Keys 1 and 2 of batch i are range-deleted by batch i + 5 when that one's number is 10 mod 11.
+        const clearedBy = (i + 5) % 11 === 10 ? i + 5 : undefined;
         for (let j = 0; j < 3; j++) {
           // Key j=0 of batch i-1 is deleted by batch i when i % 7 === 0; check the others.
           if (j === 0 && (i + 1) % 7 === 0) continue;
+          if (j > 0 && clearedBy !== undefined) continue;
           const v = await a.get(`r${r}-b${i}-${j}`);
           present.push(v !== undefined);
           if (v !== undefined && v.toString() !== `v${r}-${i}-${j}-${'x'.repeat(i % 200)}`) problems++;
@@ -70,6 +74,16 @@ t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
           problems++;
           t.fail(`round ${r} batch ${i} was acknowledged but is missing`);
         }
+        if (clearedBy !== undefined && all) {
+          // The range delete is all-or-nothing with its batch, and only hides what it covers.
+          const clearerPresent = (await b.get(`r${r}-b${clearedBy}`)) !== undefined;
+          const left = [(await a.get(`r${r}-b${i}-1`)) !== undefined, (await a.get(`r${r}-b${i}-2`)) !== undefined];
+          if (left.some((p) => p === clearerPresent)) {
+            problems++;
+            t.fail(`round ${r}: keys 1, 2 of batch ${i} are ${left} while batch ${clearedBy}, which range-deletes them, is ${clearerPresent ? '' : 'not '}present`);
+          }
+          if (clearerPresent) rangeDeletes++;
+        }
       }
     }
     await ks.close();
@@ -78,4 +92,5 @@ t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
   t.equal(problems, 0, 'every acknowledged batch survived, every batch all-or-nothing');
   const total = [...ackSets.values()].reduce((n, s) => n + s.size, 0);
   t.ok(total > ROUNDS, `${total} acknowledged batches checked`);
+  t.ok(rangeDeletes > 0, `${rangeDeletes} range deletes checked after recovery`);
 });

@@ -1,8 +1,8 @@
-// Model-based randomized test: thousands of seeded random operations (put, delete,
-// cross-partition batch, get, range scan, snapshot reads, flush, close-and-reopen) run
+// Model-based randomized test: thousands of seeded random operations (put, delete, range
+// delete, cross-partition batch, get, range scan, snapshot reads, flush, close-and-reopen) run
 // against a keyspace and an in-memory model; every read must agree with the model.
 import t, { type Test } from 'tap';
-import { Keyspace, type Partition, type Snapshot } from '../../lib/index.js';
+import { Keyspace, type KeyBounds, type Partition, type Snapshot } from '../../lib/index.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { defaultFileSystem } from '../../lib/fs/index.js';
 import type { FileSystem } from '../../lib/fs/file-system.js';
@@ -27,6 +27,34 @@ function modelRange(kv: Map<string, string>, lo: Buffer | undefined, hi: Buffer 
   return keys.slice(0, limit).map((k) => [k.toString('hex'), kv.get(k.toString('hex'))!]);
 }
 
+/** A random range-delete range of clear(): each bound absent, inclusive or exclusive. */
+function randomClearRange(rng: Rng, randomKey: () => Buffer): KeyBounds {
+  const a = randomKey();
+  const b = randomKey();
+  const [lo, hi] = Buffer.compare(a, b) > 0 ? [b, a] : [a, b];
+  const range: KeyBounds = {};
+  const lower = rng.int(0, 3);
+  if (lower === 1) range.gte = lo;
+  else if (lower === 2) range.gt = lo;
+  const upper = rng.int(0, 3);
+  if (upper === 1) range.lt = hi;
+  else if (upper === 2) range.lte = hi;
+  return range;
+}
+
+/** Removes from the model every key clear(range) deletes. */
+function modelClear(kv: Map<string, string>, range: KeyBounds): void {
+  for (const h of [...kv.keys()]) {
+    const k = Buffer.from(h, 'hex');
+    const cmp = (bound: KeyBounds[keyof KeyBounds]) => Buffer.compare(k, bound as Buffer);
+    if (range.gte !== undefined && cmp(range.gte) < 0) continue;
+    if (range.gt !== undefined && cmp(range.gt) <= 0) continue;
+    if (range.lt !== undefined && cmp(range.lt) >= 0) continue;
+    if (range.lte !== undefined && cmp(range.lte) > 0) continue;
+    kv.delete(h);
+  }
+}
+
 async function runSeed(t: Test, seed: number, fs: FileSystem | undefined, steps: number): Promise<void> {
   const rng = new Rng(seed);
   const dir = await scratchDir(t, 'model');
@@ -43,6 +71,7 @@ async function runSeed(t: Test, seed: number, fs: FileSystem | undefined, steps:
   const randomKey = () => Buffer.from(rng.pick(['', 'k', 'key-', 'z\xff']) + rng.int(0, 300).toString(36), 'latin1');
   const randomValue = () => rng.bytes(rng.int(0, 3) === 0 ? rng.int(0, 2000) : rng.int(0, 60));
   let checks = 0;
+  let clears = 0;
 
   for (let step = 0; step < steps; step++) {
     const p = rng.pick(PARTITIONS);
@@ -64,7 +93,11 @@ async function runSeed(t: Test, seed: number, fs: FileSystem | undefined, steps:
       for (let i = 0; i < n; i++) {
         const q = rng.pick(PARTITIONS);
         const k = randomKey();
-        if (rng.int(0, 4) === 0) {
+        if (rng.int(0, 25) === 0) {
+          const range = randomClearRange(rng, randomKey);
+          batch.clear(parts.get(q)!, range);
+          modelClear(model.get(q)!, range);
+        } else if (rng.int(0, 4) === 0) {
           batch.delete(parts.get(q)!, k);
           model.get(q)!.delete(k.toString('hex'));
         } else {
@@ -124,6 +157,11 @@ async function runSeed(t: Test, seed: number, fs: FileSystem | undefined, steps:
       await ks.close();
       ks = await Keyspace.open(dir, options);
       for (const q of PARTITIONS) parts.set(q, await ks.partition(q));
+    } else if (roll < 98) {
+      const range = randomClearRange(rng, randomKey);
+      await part.clear(range);
+      modelClear(kv, range);
+      clears++;
     }
   }
   // Final full comparison of every partition, after one more reopen.
@@ -137,6 +175,7 @@ async function runSeed(t: Test, seed: number, fs: FileSystem | undefined, steps:
   const deepest = Math.max(...PARTITIONS.map((p) => ks.stats().partitions[p].levels.findLastIndex((l) => l.segments > 0)));
   await ks.close();
   t.ok(checks > steps / 4, `seed ${seed}: ${checks} reads checked against the model`);
+  t.ok(clears > steps / 100, `seed ${seed}: ${clears} range deletes among them`);
   t.ok(deepest >= 1, `seed ${seed}: compaction moved data down to level ${deepest}`);
 }
 

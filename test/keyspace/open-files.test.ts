@@ -3,6 +3,7 @@
 // explicit one; without a budget that fits, the same reads fail with EMFILE. Spawns
 // dist/ children: run `npm run build` first.
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Keyspace } from '../../lib/index.js';
@@ -37,7 +38,8 @@ t.before(async () => {
   const batch = ks.batch();
   for (let i = 0; i < KEYS; i++) {
     const k = `k${String(i).padStart(6, '0')}`;
-    batch.put(p, k, `${k}=${'v'.repeat(80)}`);
+    // Random bytes after the prefix: compression must not shrink segments below the target.
+    batch.put(p, k, Buffer.concat([Buffer.from(`${k}=`), randomBytes(80)]));
   }
   await batch.commit();
   await ks.compact();

@@ -1,5 +1,5 @@
-// Keyspace.open's modes (createIfMissing, errorIfExists, readOnly refused until the
-// follower issue), getMany's one consistent view, and disposal with `using` /
+// Keyspace.open's modes (createIfMissing, errorIfExists; readOnly has its own file),
+// getMany's one consistent view, and disposal with `using` /
 // `await using` of keyspaces, snapshots and iterators.
 import t from 'tap';
 import { existsSync } from 'node:fs';
@@ -41,7 +41,7 @@ t.test('errorIfExists refuses an existing keyspace with EEXIST and leaves it int
 t.test('open-mode options are checked before any I/O', async (t) => {
   const root = await scratchDir(t, 'open-modes');
   const dir = join(root, 'ks');
-  await t.rejects(Keyspace.open(dir, { readOnly: true } as never), RangeError, 'readOnly is not supported yet');
+  await t.rejects(Keyspace.open(dir, { readOnly: true, errorIfExists: true }), RangeError, 'readOnly with errorIfExists is a contradiction');
   await t.rejects(Keyspace.open(dir, { createIfMissing: 'no' } as never), TypeError);
   await t.rejects(Keyspace.open(dir, { errorIfExists: 1 } as never), TypeError);
   await t.rejects(Keyspace.open(dir, { maxOpenFiles: 3 }), RangeError);

@@ -103,9 +103,15 @@ t.test('seek stays inside the range and on the iterator snapshot; clear honours 
   await db.clear({ gte: 'k200', limit: 50 });
   t.equal(await db.get('k249'), undefined);
   t.equal(await db.get('k250'), 'k250', 'clear stopped at its limit');
+  const seqno = db.keyspace!.seqno;
   await db.clear({ lt: 'k100', reverse: true });
+  t.equal(db.keyspace!.seqno, seqno + 1, 'without a limit: one range delete, not a delete per key');
   t.same(await db.keys({ lt: 'k101' }).all(), ['k100']);
   t.equal((await db.keys().all()).length, 300 - 1 - 50 - 100, 'exactly the cleared keys are gone');
+  await db.put('k005', 'back');
+  t.equal(await db.get('k005'), 'back', 'a put after the clear is visible');
+  await db.clear();
+  t.same(await db.keys().all(), [], 'clear() without a range empties the database');
 });
 
 t.test('explicit snapshots see the keyspace as of their creation, across a flush', async (t) => {

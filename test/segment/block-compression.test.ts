@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { EntryKind, MAX_SEQNO, type Entry } from '../../lib/codec/entry.js';
 import { NodeFileSystem } from '../../lib/fs/node-file-system.js';
 import { BlockCache } from '../../lib/segment/block-cache.js';
-import { BLOCK_TRAILER_SIZE, BlockKind, SEGMENT_FORMAT_VERSION } from '../../lib/segment/format.js';
+import { BLOCK_TRAILER_SIZE, BlockKind, SEGMENT_FORMAT_WITHOUT_RANGE_TOMBSTONES } from '../../lib/segment/format.js';
 import { SegmentReader } from '../../lib/segment/segment-reader.js';
 import { writeSegment } from '../../lib/segment/segment-writer.js';
 import { drain, rng, show } from './segment-model.js';
@@ -48,7 +48,7 @@ async function readsBack(t: Test, file: string, expected: Entry[]): Promise<void
   let misses = 0;
   for (const e of expected) if (reader.get(e.key, MAX_SEQNO)?.value.equals(e.value) !== true) misses++;
   t.equal(misses, 0, 'every get finds its value');
-  t.equal(reader.properties.formatVersion, SEGMENT_FORMAT_VERSION);
+  t.equal(reader.properties.formatVersion, SEGMENT_FORMAT_WITHOUT_RANGE_TOMBSTONES, 'no range tombstones: format 2');
   await reader.close();
 }
 

@@ -14,6 +14,7 @@ import { FaultFileSystem, replaceRoot, type FaultOp } from '../../../lib/fs/faul
 import { NodeFileSystem } from '../../../lib/fs/node-file-system.js';
 import { defaultFileSystem } from '../../../lib/fs/index.js';
 import { Workload, readKeyspace, storedKeys } from '../backup-helpers.js';
+import { scratchDir } from '../../helpers/scratch.js';
 import { readAll } from './conformance.js';
 
 function filesUnder(dir: string): string[] {
@@ -116,7 +117,7 @@ t.test('objectPath: the file of the key; invalid keys and a closed store throw',
 });
 
 t.test('backup into a FileStore: the manifest waits for the directory fsync; restore verifies copied bytes', async (t) => {
-  const base = t.testdir();
+  const base = await scratchDir(t, 'file-store-local-copy');
   const fs = new FaultFileSystem(defaultFileSystem());
   const store = new FileStore(nodePath.join(base, 'store'), { fs });
   const engine = new BackupEngine(store);
@@ -155,7 +156,7 @@ t.test('backup into a FileStore: the manifest waits for the directory fsync; res
 });
 
 t.test('an aborted restore from a FileStore leaves no target and no staging', async (t) => {
-  const base = t.testdir();
+  const base = await scratchDir(t, 'file-store-local-copy');
   const engine = new BackupEngine(new FileStore(nodePath.join(base, 'store')));
   const w = await Workload.open(nodePath.join(base, 'ks'));
   t.teardown(() => w.ks.close());

@@ -87,7 +87,7 @@ t.test('BackupEngine and openStore', async (t) => {
   await refuses(t, () => engine.list({ limit: 1 } as never), 'limit', 'list');
   await engine.backup(ks);
   await refuses(t, () => engine.verify('latest', { deep: true } as never), 'deep', 'verify');
-  await refuses(t, () => engine.restore('latest', nodePath.join(root, 'restored'), { toSeqno: 1 } as never), 'toSeqno', 'restore');
+  await refuses(t, () => engine.restore('latest', nodePath.join(root, 'restored'), { asOf: 1 } as never), 'asOf', 'restore');
   await refuses(t, () => engine.prune({ keep: 1 } as never), 'keep', 'prune');
   t.equal((await engine.list()).length, 1, 'the refused prune deleted nothing');
 });

@@ -10,6 +10,7 @@ export { Keyspace, type BackgroundError, type KeyspaceOptions, type KeyspaceStat
 export type { LeveledConfig } from './compaction/leveled.js';
 export type { FifoConfig } from './compaction/fifo.js';
 export type { PartitionStats } from './tree/tree.js';
+export type { CheckResult } from './keyspace/content-check.js';
 export type { CheckpointOptions, CheckpointProgress, CheckpointResult } from './keyspace/checkpoint-source.js';
 export { Partition, type ReadOptions, type IteratorOptions, type PartitionIterator } from './keyspace/partition.js';
 export { WriteBatch } from './keyspace/write-batch.js';

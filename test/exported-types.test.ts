@@ -45,6 +45,7 @@ import {
   type PartitionStats,
   type PathPair,
   type KeyBounds,
+  type CheckResult,
   type RangeOptions,
   type ReadHandle,
   type ReadOptions,
@@ -62,9 +63,13 @@ import {
   type BackupProgress,
   type BackupResult,
   type BackupStore,
+  type BackupEncryption,
   type BackupList,
   type BackupSummary,
+  type Compression,
   type DamagedBackup,
+  type StoreEncryption,
+  type UserKey,
   type ManifestFile,
   type OpenStoreOptions,
   type ProgressListener,
@@ -222,6 +227,8 @@ t.test('keyspace options, reads, writes, stats and checkpoints through the expor
   t.same(await keys.next(), { done: true, value: undefined }, 'PartitionIterator: close() ends it');
 
   await ks.flush();
+  const checked: CheckResult = await ks.check();
+  t.ok(checked.bytes > 0, 'ks.check() reads the files');
   const bounds: KeyBounds = { gte: 'a', lt: 'e' };
   t.ok(users.approximateSize(bounds) > 0, 'approximateSize takes KeyBounds and sees the flushed segment');
   await ks.compact(users, bounds);
@@ -298,7 +305,10 @@ t.test('backup engine, store and their option and result types', async (t) => {
 
   const storeOptions: OpenStoreOptions = { fs: new NodeFileSystem() };
   const store: BackupStore = await openStore(path.join(dir, 'store'), storeOptions);
-  const engineOptions: BackupEngineOptions = { graceMs: 0 };
+  const key: UserKey = 'ab'.repeat(32);
+  const encryption: BackupEncryption = { key };
+  const compression: Compression = 'gzip';
+  const engineOptions: BackupEngineOptions = { graceMs: 0, encryption, compression };
   const engine = new BackupEngine(store, engineOptions);
   t.teardown(() => store.close());
 
@@ -318,6 +328,8 @@ t.test('backup engine, store and their option and result types', async (t) => {
   const files: ManifestFile[] = manifest.files;
   t.equal(files.length, backup.files);
   const info: StoreInfo | undefined = await engine.storeInfo();
+  const sealed: StoreEncryption | undefined = info?.encryption;
+  t.equal(sealed?.algorithm, 'aes-256-gcm', 'the store was made encrypted');
   t.equal(info?.keyspaceId, ks.id);
 
   const verifyOptions: VerifyOptions = { full: true };

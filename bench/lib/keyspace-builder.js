@@ -10,10 +10,18 @@ export const VALUE_BYTES = 4000;
 // Random, so neither store's files are smaller than the data for lack of entropy.
 const valuePool = randomBytes(1 << 20);
 
-/** The value of entry `n`: a window of the random pool, different for neighbouring entries. */
-export function valueFor(n, bytes = VALUE_BYTES) {
+/**
+ * The value of entry `n`: a window of the random pool, different for neighbouring entries.
+ * With `compressible` (a fraction), that share of the value is one repeated byte instead:
+ * 0.5 makes values that compress about 2:1 ("half compressible").
+ */
+export function valueFor(n, bytes = VALUE_BYTES, compressible = 0) {
+  const random = bytes - Math.round(bytes * compressible);
   const offset = (n * 7919) % (valuePool.length - bytes);
-  return valuePool.subarray(offset, offset + bytes);
+  if (random === bytes) return valuePool.subarray(offset, offset + bytes);
+  const value = Buffer.alloc(bytes, 0x2e);
+  valuePool.copy(value, 0, offset, offset + random);
+  return value;
 }
 
 function keyFor(partition, round, i) {
@@ -25,11 +33,11 @@ function keyFor(partition, round, i) {
  * values: segments / partitions flush rounds, each putting `perSegment` entries into
  * every partition.
  */
-export function planLayout({ segments, partitions, totalBytes, valueBytes = VALUE_BYTES }) {
+export function planLayout({ segments, partitions, totalBytes, valueBytes = VALUE_BYTES, compressible = 0 }) {
   if (segments % partitions !== 0) throw new RangeError(`${segments} segments do not divide over ${partitions} partitions`);
   const rounds = segments / partitions;
   const perSegment = Math.max(1, Math.round(totalBytes / segments / valueBytes));
-  return { segments, partitions, rounds, perSegment, valueBytes, entries: segments * perSegment, valueBytesTotal: segments * perSegment * valueBytes };
+  return { segments, partitions, rounds, perSegment, valueBytes, compressible, entries: segments * perSegment, valueBytesTotal: segments * perSegment * valueBytes };
 }
 
 /** Calls fn(partition, key, value) for every entry of the plan, in build order, round by round. */
@@ -38,7 +46,7 @@ async function forEachRound(plan, fn) {
   for (let round = 0; round < plan.rounds; round++) {
     const entries = [];
     for (let p = 0; p < plan.partitions; p++) {
-      for (let i = 0; i < plan.perSegment; i++) entries.push([p, keyFor(p, round, i), valueFor(n++, plan.valueBytes)]);
+      for (let i = 0; i < plan.perSegment; i++) entries.push([p, keyFor(p, round, i), valueFor(n++, plan.valueBytes, plan.compressible)]);
     }
     await fn(round, entries);
   }

@@ -8,7 +8,10 @@ import type { FileSystem } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { optionNames, optionsObject } from '../keyspace/arguments.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
-import { type DamagedBackup, type EngineContext, readAllManifests, readStoreInfo, requireStore, resolveManifest, validateBackupRef } from './catalog.js';
+import { type DamagedBackup, type EngineContext, openExistingStore, readAllManifests, readStoreInfo, resolveManifest, validateBackupRef } from './catalog.js';
+import type { Compression } from './object-codec.js';
+import { parseUserKey, type UserKey } from './store-keys.js';
+import { rotateStoreKey } from './rotate-key.js';
 import type { BackupManifest, StoreInfo } from './manifest.js';
 import { hashFile } from './file-streams.js';
 import { copyHashedOnWorker, hashOnWorker } from './hash-job.js';
@@ -40,6 +43,24 @@ export interface BackupEngineOptions {
   graceMs?: number;
   /** Milliseconds since the epoch. Default Date.now; tests inject a clock to age backups. */
   clock?: () => number;
+  /**
+   * How new content objects are compressed (each 1 MiB frame; frames that do not shrink
+   * are stored raw). Default: the store's, and for a new store 'zstd' where node:zlib
+   * has it (Node >= 22.15), else 'gzip' (on Node 20, 'zstd' is written as gzip).
+   * Format-1 stores are not compressed.
+   */
+  compression?: Compression;
+  /**
+   * Client-side encryption: the user's key, 32 bytes (or 64 hex digits / base64). A new
+   * store is created encrypted; an existing encrypted store needs it (CAIRN_BAD_KEY
+   * otherwise, before anything is written or restored). See docs/backups.md, threat model.
+   */
+  encryption?: BackupEncryption;
+}
+
+/** The `encryption` option of a BackupEngine. */
+export interface BackupEncryption {
+  key: UserKey;
 }
 
 /** What `list()` reports per backup (its manifest without the file list). */
@@ -64,10 +85,10 @@ export type BackupList = BackupSummary[] & {
   damaged: DamagedBackup[];
 };
 
-const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true });
+const ENGINE_OPTIONS = optionNames<BackupEngineOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true, compression: true, encryption: true });
 const BACKUP_OPTIONS = optionNames<BackupOptions>({ label: true, concurrency: true, signal: true, onProgress: true, force: true });
 const VERIFY_OPTIONS = optionNames<VerifyOptions>({ full: true, quarantine: true, concurrency: true, signal: true, onProgress: true });
-const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true, toSeqno: true, toTime: true, dryRun: true });
+const RESTORE_OPTIONS = optionNames<RestoreOptions>({ concurrency: true, signal: true, onProgress: true, toSeqno: true, toTime: true, dryRun: true, partitions: true });
 const SCHEDULE_OPTIONS = optionNames<ScheduleOptions>({ every: true, keepLast: true, maxAge: true, verify: true });
 const SHIP_OPTIONS = optionNames<ShipOptions>({ intervalMs: true, maxObjectBytes: true });
 const PRUNE_OPTIONS = optionNames<PruneOptions>({ keepLast: true, maxAgeMs: true, graceMs: true, dryRun: true, concurrency: true, signal: true, onProgress: true });
@@ -109,6 +130,14 @@ export class BackupEngine {
     const o = optionsObject<BackupEngineOptions>(options, 'options', ENGINE_OPTIONS);
     if (o.fs !== undefined && (typeof o.fs !== 'object' || o.fs === null || typeof o.fs.open !== 'function')) throw new TypeError('options.fs must be a FileSystem');
     if (o.clock !== undefined && typeof o.clock !== 'function') throw new TypeError('options.clock must be a function');
+    if (o.compression !== undefined && o.compression !== 'zstd' && o.compression !== 'gzip' && o.compression !== 'none') {
+      throw new TypeError("options.compression must be 'zstd', 'gzip' or 'none'");
+    }
+    let userKey: Buffer | undefined;
+    if (o.encryption !== undefined) {
+      const e = optionsObject<BackupEncryption>(o.encryption, 'options.encryption', ['key']);
+      userKey = parseUserKey(e.key, 'options.encryption.key');
+    }
     this.store = store;
     const fs = o.fs ?? defaultFileSystem();
     this.#ctx = {
@@ -116,12 +145,15 @@ export class BackupEngine {
       fs,
       // Hashing is the CPU of a backup and of a restore: on worker threads (every core, the
       // event loop free), except with an injected file system, which a thread cannot share.
-      hashFile: o.fs === undefined ? (path, signal, onBytes) => hashOnWorker(path, { signal, onBytes }) : (path, signal, onBytes) => hashFile(fs, path, signal, onBytes),
+      hashFile: o.fs === undefined ? (path, signal, onBytes, check) => hashOnWorker(path, { signal, onBytes, check }) : (path, signal, onBytes, check) => hashFile(fs, path, signal, onBytes, check),
       copyHashed: o.fs === undefined ? (from, to, signal, onBytes) => copyHashedOnWorker(from, to, { signal, onBytes }) : undefined,
       clock: o.clock ?? Date.now,
       leaseTtlMs: duration(o.leaseTtlMs, 'options.leaseTtlMs', DEFAULT_LEASE_TTL_MS, 1),
       graceMs: duration(o.graceMs, 'options.graceMs', DEFAULT_GRACE_MS, 0),
       cairnVersion: CAIRN_VERSION,
+      compression: o.compression,
+      userKey,
+      injected: o.fs !== undefined,
     };
   }
 
@@ -176,8 +208,8 @@ export class BackupEngine {
    */
   async list(options?: Record<string, never>): Promise<BackupList> {
     optionsObject(options, 'options', []);
-    await requireStore(this.store);
-    const { manifests, damaged } = await readAllManifests(this.store);
+    const { codec } = await openExistingStore(this.#ctx);
+    const { manifests, damaged } = await readAllManifests(this.store, codec);
     return Object.assign(manifests.map(summary), { damaged });
   }
 
@@ -190,7 +222,7 @@ export class BackupEngine {
    */
   info(id: string): Promise<BackupManifest> {
     const ref = validateBackupRef(id);
-    return requireStore(this.store).then(() => resolveManifest(this.store, ref));
+    return openExistingStore(this.#ctx).then(({ codec }) => resolveManifest(this.store, codec, ref));
   }
 
   /** store.json: the store's id and the keyspace it serves; resolves undefined before the first backup. */
@@ -214,10 +246,10 @@ export class BackupEngine {
     const o = optionsObject<VerifyOptions>(options, 'options', VERIFY_OPTIONS);
     checkCommon(o);
     const limit = concurrency(o.concurrency, 4);
-    await requireStore(this.store);
-    const manifest = await resolveManifest(this.store, ref, o.signal);
+    const { codec } = await openExistingStore(this.#ctx);
+    const manifest = await resolveManifest(this.store, codec, ref, o.signal);
     if (o.quarantine !== undefined && typeof o.quarantine !== 'boolean') throw new TypeError('options.quarantine must be a boolean');
-    return verifyBackup(this.#ctx, manifest, { ...o, concurrency: limit, full: o.full === true, quarantine: o.quarantine !== false });
+    return verifyBackup(this.#ctx, codec, manifest, { ...o, concurrency: limit, full: o.full === true, quarantine: o.quarantine !== false });
   }
 
   /**
@@ -244,6 +276,9 @@ export class BackupEngine {
     if (typeof dir !== 'string' || dir.length === 0) throw new TypeError('dir must be a non-empty string');
     const o = optionsObject<RestoreOptions>(options, 'options', RESTORE_OPTIONS);
     checkCommon(o);
+    if (o.partitions !== undefined && (!Array.isArray(o.partitions) || o.partitions.length === 0 || !o.partitions.every((p) => typeof p === 'string'))) {
+      throw new TypeError('options.partitions must be a non-empty array of partition names');
+    }
     const limit = concurrency(o.concurrency, 4);
     if (o.toSeqno !== undefined && (typeof o.toSeqno !== 'number' || !Number.isSafeInteger(o.toSeqno) || o.toSeqno < 0)) throw new RangeError('options.toSeqno must be a non-negative integer');
     if (o.toTime !== undefined) toTimeMs(o.toTime);
@@ -256,8 +291,9 @@ export class BackupEngine {
       return restorePointInTime(this.#ctx, codec, planned, dir, { ...o, concurrency: limit });
     }
     if (o.dryRun === true) throw new RangeError('options.dryRun needs options.toSeqno or options.toTime');
-    const manifest = await resolveManifest(this.store, ref, o.signal);
-    return restoreBackup(this.#ctx, manifest, dir, { ...o, concurrency: limit });
+    const { codec } = await openExistingStore(this.#ctx);
+    const manifest = await resolveManifest(this.store, codec, ref, o.signal);
+    return restoreBackup(this.#ctx, codec, manifest, dir, { ...o, concurrency: limit });
   }
 
   /**
@@ -267,7 +303,8 @@ export class BackupEngine {
    * that reads it.
    */
   async window(): Promise<RestoreWindow> {
-    const { manifests } = await readAllManifests(this.store);
+    const { codec } = await openExistingStore(this.#ctx);
+    const { manifests } = await readAllManifests(this.store, codec);
     return computeWindow(this.store, shippedCodecOf(this.#ctx), manifests);
   }
 
@@ -291,6 +328,20 @@ export class BackupEngine {
       dryRun: o.dryRun === true,
       concurrency: concurrency(o.concurrency, 8),
     });
+  }
+
+  /**
+   * Re-wraps an encrypted store's keys under `newKey` (the engine's current key must open
+   * them) and rewrites store.json; no object is rewritten. The engine uses `newKey` from
+   * then on; other engines on the store need it too.
+   * @throws TypeError for a key that is not 32 bytes (or 64 hex digits / base64).
+   * @throws CairnError CAIRN_BAD_KEY when the store is not encrypted or the current key is
+   *   wrong; CAIRN_NOT_FOUND when there is no store.
+   */
+  async rotateKey(newKey: UserKey): Promise<void> {
+    const key = parseUserKey(newKey, 'newKey');
+    await rotateStoreKey(this.#ctx, key);
+    this.#ctx.userKey = key;
   }
 
   /**

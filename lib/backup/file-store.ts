@@ -198,6 +198,26 @@ export class FileStore implements BackupStore, LocalCopyStore {
     await Promise.all(earlier);
   }
 
+  async stagingPath(nearKey: string): Promise<string> {
+    validateKey(nearKey);
+    this.#checkOpen();
+    const path = this.#pathOf(nearKey);
+    await this.#ensureDir(nodePath.dirname(path));
+    return tempPathFor(path);
+  }
+
+  async adoptStaged(staged: string, key: string): Promise<void> {
+    validateKey(key);
+    this.#checkOpen();
+    const dest = this.#pathOf(key);
+    const dir = nodePath.dirname(dest);
+    if (nodePath.dirname(staged) !== dir || !nodePath.basename(staged).includes(TEMP_MARKER)) throw new RangeError(`${staged} is not a staging path for ${key}`);
+    // Complete content only: the data is made durable before the rename publishes it.
+    await this.#fs.syncBatch([staged]);
+    await this.#fs.rename(staged, dest);
+    this.#unsyncedDirs.add(dir);
+  }
+
   objectPath(key: string): string {
     validateKey(key);
     this.#checkOpen();

@@ -4,7 +4,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FileSystem } from '../fs/file-system.js';
+import { type FileCheck, contentChecker } from '../keyspace/content-check.js';
 import { abortError, throwIfAborted } from '../errors.js';
+import { type CodecSummary, type DecodeOptions, ObjectDecoder } from './object-codec.js';
 import type { BackupStore } from './store.js';
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -15,10 +17,11 @@ const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
  * SHA-256 (hex) and size of the file; `onBytes` sees each chunk's length. The next chunk is
  * read (on the thread pool) while this one is hashed (on this thread), so the two overlap.
  */
-export async function hashFile(fs: FileSystem, path: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
+export async function hashFile(fs: FileSystem, path: string, signal?: AbortSignal, onBytes?: (n: number) => void, check?: FileCheck): Promise<{ sha256: string; size: number }> {
   const handle = await fs.open(path, 'r');
   let pending: Promise<number> | undefined;
   try {
+    const checker = check === undefined ? undefined : await contentChecker(check, handle, path);
     const hash = createHash('sha256');
     const buffers = [Buffer.allocUnsafe(HASH_CHUNK_BYTES), Buffer.allocUnsafe(HASH_CHUNK_BYTES)] as const;
     let size = 0;
@@ -31,10 +34,12 @@ export async function hashFile(fs: FileSystem, path: string, signal?: AbortSigna
       throwIfAborted(signal);
       pending = handle.read(buffers[1 - current], 0, HASH_CHUNK_BYTES, size + n);
       hash.update(buffers[current].subarray(0, n));
+      checker?.update(buffers[current].subarray(0, n), size);
       current = 1 - current;
       size += n;
       onBytes?.(n);
     }
+    checker?.finish(size);
     return { sha256: hash.digest('hex'), size };
   } finally {
     // The handle outlives any read still in flight (an abort or a failed hash left one).
@@ -54,10 +59,13 @@ export function fileReadable(fs: FileSystem, path: string, size: number, onBytes
     highWaterMark: CHUNK_BYTES,
     async construct(callback) {
       try {
-        handle = await fs.open(path, 'r');
+        const opened = await fs.open(path, 'r');
+        // Destroyed while opening (the put was refused before reading): close, report nothing.
+        if (this.destroyed) await opened.close();
+        else handle = opened;
         callback();
       } catch (err) {
-        callback(err as Error);
+        callback(this.destroyed ? undefined : (err as Error));
       }
     },
     async read() {
@@ -86,6 +94,23 @@ export function fileReadable(fs: FileSystem, path: string, size: number, onBytes
 }
 
 /**
+ * Reads `source` to its end, handing every chunk to `each`; an abort of `signal` destroys
+ * the stream. Always destroys it when done.
+ */
+async function consume(source: Readable, signal: AbortSignal | undefined, each: (bytes: Buffer) => Promise<unknown> | void): Promise<void> {
+  const onAbort = () => source.destroy(abortError(signal));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    throwIfAborted(signal);
+    for await (const chunk of source) await each(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    throwIfAborted(signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    source.destroy();
+  }
+}
+
+/**
  * Reads `source` to its end, hashing every chunk and handing it to `sink` (if any) at its
  * offset; an abort of `signal` destroys the stream. Always destroys it when done.
  */
@@ -97,23 +122,13 @@ async function hashStream(
 ): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  const onAbort = () => source.destroy(abortError(signal));
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    throwIfAborted(signal);
-    for await (const chunk of source) {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-      hash.update(bytes);
-      await sink?.(bytes, size);
-      size += bytes.byteLength;
-      onBytes?.(bytes.byteLength);
-    }
-    throwIfAborted(signal);
-    return { sha256: hash.digest('hex'), size };
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    source.destroy();
-  }
+  await consume(source, signal, async (bytes) => {
+    hash.update(bytes);
+    await sink?.(bytes, size);
+    size += bytes.byteLength;
+    onBytes?.(bytes.byteLength);
+  });
+  return { sha256: hash.digest('hex'), size };
 }
 
 /**
@@ -141,4 +156,17 @@ export async function writeStreamToFile(fs: FileSystem, source: Readable, path: 
 /** SHA-256 and size of a store object, streamed; `onBytes` sees each chunk. */
 export async function hashObject(store: BackupStore, key: string, signal?: AbortSignal, onBytes?: (n: number) => void): Promise<{ sha256: string; size: number }> {
   return hashStream(await store.get(key, { signal }), signal, onBytes);
+}
+
+/**
+ * Decodes a stored object streamed from the store, checking it, and drops the plaintext
+ * (a full verify of a remote object). The codec runs on this thread.
+ */
+export async function decodeStream(source: Readable, options: DecodeOptions, signal: AbortSignal | undefined, onBytes?: (n: number) => void): Promise<CodecSummary> {
+  const decoder = new ObjectDecoder(options);
+  await consume(source, signal, (bytes) => {
+    decoder.update(bytes);
+    onBytes?.(bytes.byteLength);
+  });
+  return decoder.final();
 }

@@ -4,12 +4,16 @@
 // and copyHashedOnWorker. Each job owns its files.
 import { createHash } from 'node:crypto';
 import { defaultFileSystem } from '../fs/index.js';
+import { type FileCheck, contentChecker } from '../keyspace/content-check.js';
 import { type JobContext, type WorkerPool, jobKind, sharedWorkerPool } from '../workers/worker-pool.js';
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+const PROGRESS_BYTES = 32 * 1024 * 1024;
 
 interface HashPayload {
   path: string;
+  /** Also check the file's own checksums (segment blocks, journal records) as it is read. */
+  check?: FileCheck;
   /** Also copy the file to this new path (wx): the digest is of the bytes written. */
   dest?: string;
 }
@@ -29,24 +33,34 @@ let buffer: Buffer | undefined;
  * between files, while the caller's one batch of fsyncs at the end overlaps them all).
  * Progress is each chunk's length.
  */
-export async function run({ path, dest }: HashPayload, context: JobContext): Promise<HashResult> {
+export async function run({ path, dest, check }: HashPayload, context: JobContext): Promise<HashResult> {
   const fs = defaultFileSystem();
   // One buffer per thread: a thread runs one job at a time.
   buffer ??= Buffer.allocUnsafe(CHUNK_BYTES);
   const handle = await fs.open(path, 'r');
   try {
+    const checker = check === undefined ? undefined : await contentChecker(check, handle, path);
     const out = dest === undefined ? undefined : await fs.open(dest, 'wx');
     try {
       const digest = createHash('sha256');
       let size = 0;
+      let unreported = 0;
       for (;;) {
         const n = handle.readSync(buffer, 0, CHUNK_BYTES, size);
         if (n === 0) break;
         digest.update(buffer.subarray(0, n));
+        checker?.update(buffer.subarray(0, n), size);
         out?.writeSync(buffer, 0, n, size);
         size += n;
-        context.progress(n);
+        // Coarse progress: a message per chunk costs the main thread more than it tells.
+        unreported += n;
+        if (unreported >= PROGRESS_BYTES) {
+          context.progress(unreported);
+          unreported = 0;
+        }
       }
+      checker?.finish(size);
+      if (unreported > 0) context.progress(unreported);
       return { sha256: digest.digest('hex'), size };
     } finally {
       await out?.close();
@@ -58,6 +72,8 @@ export async function run({ path, dest }: HashPayload, context: JobContext): Pro
 
 export interface HashJobOptions {
   signal?: AbortSignal;
+  /** Check the file's own checksums in the same pass (CAIRN_CORRUPTION naming the file). */
+  check?: FileCheck;
   /** Sees each chunk's length as it is hashed. */
   onBytes?: (n: number) => void;
   /** Default: the process's shared pool. */
@@ -66,7 +82,7 @@ export interface HashJobOptions {
 
 /** SHA-256 (hex) and size of the file, on a pool thread. */
 export function hashOnWorker(path: string, options: HashJobOptions = {}): Promise<HashResult> {
-  return submit({ path }, options);
+  return submit(options.check === undefined ? { path } : { path, check: options.check }, options);
 }
 
 /**

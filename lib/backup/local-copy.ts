@@ -24,11 +24,26 @@ export interface LocalCopyStore extends BackupStore {
    * that opened the file reads one whole version. A missing object is ENOENT on open.
    */
   objectPath(key: string): string;
+  /**
+   * A new temp path beside where `nearKey`'s object lives, for a writer that makes an
+   * object's file itself (a backup's encoder on a worker thread); list never shows it.
+   */
+  stagingPath(nearKey: string): Promise<string>;
+  /**
+   * Publishes the file at `staged` (from stagingPath, for a key in the same directory) as
+   * the object `key`: fsynced, then renamed over it. Its name is durable after syncCopiedIn().
+   */
+  adoptStaged(staged: string, key: string): Promise<void>;
 }
 
 /** The store itself when it offers local copies, else undefined (streams are the way). */
 export function localCopyStore(store: BackupStore): LocalCopyStore | undefined {
   const candidate = store as Partial<LocalCopyStore>;
-  const capable = typeof candidate.copyIn === 'function' && typeof candidate.syncCopiedIn === 'function' && typeof candidate.objectPath === 'function';
+  const capable =
+    typeof candidate.copyIn === 'function' &&
+    typeof candidate.syncCopiedIn === 'function' &&
+    typeof candidate.objectPath === 'function' &&
+    typeof candidate.stagingPath === 'function' &&
+    typeof candidate.adoptStaged === 'function';
   return capable ? (store as LocalCopyStore) : undefined;
 }

@@ -7,8 +7,19 @@ import * as nodePath from 'node:path';
 import { CairnError, ErrorCodes } from '../errors.js';
 import { isBackupId, isSha256 } from './store-layout.js';
 
-/** Version of store.json and of manifests; a reader refuses anything newer. */
-export const BACKUP_FORMAT = 1;
+/**
+ * Version of store.json and of manifests that new stores get; a reader refuses anything
+ * newer. Format 1: objects are the files' bytes, manifests plain JSON. Format 2: every
+ * object goes through the object codec (compressed, optionally encrypted).
+ */
+export const BACKUP_FORMAT = 2;
+
+/** How a format-2 store encrypts: the store's keys, wrapped by the user's key. */
+export interface StoreEncryption {
+  algorithm: 'aes-256-gcm';
+  /** base64 of nonce ‖ AES-256-GCM(dataKey ‖ nameKey) ‖ tag, under the user's key, bound to storeId. */
+  wrappedKeys: string;
+}
 
 /** store.json: written by the first backup, naming the keyspace whose backups the store holds. */
 export interface StoreInfo {
@@ -18,6 +29,12 @@ export interface StoreInfo {
   /** The keyspace whose backups the store holds; another keyspace needs `force`. */
   keyspaceId: string;
   createdAt: string;
+  /** Format 2: the compression backups use unless the engine is told otherwise. */
+  compression?: 'zstd' | 'gzip' | 'none';
+  /** Format 2, encrypted stores only. */
+  encryption?: StoreEncryption;
+  /** Encrypted stores: HMAC of every other field under the name key (a changed field is detected). */
+  mac?: string;
 }
 
 /** One file of a backup; its content is the store object named by its sha256. */
@@ -26,6 +43,8 @@ export interface ManifestFile {
   path: string;
   sha256: string;
   size: number;
+  /** Format 2: bytes of the stored object (compressed, framed, maybe encrypted). */
+  stored?: number;
 }
 
 /** A backup: `backups/<id>.json` in the store, written after all its content (see docs/backups.md). */
@@ -84,7 +103,18 @@ function parseObject(bytes: Uint8Array, what: string, key: string): Record<strin
 export function parseStoreInfo(bytes: Uint8Array, key: string): StoreInfo {
   const r = parseObject(bytes, 'store.json', key);
   if (typeof r.storeId !== 'string' || typeof r.keyspaceId !== 'string' || typeof r.createdAt !== 'string') throw corrupt('store.json', key);
-  return { format: r.format as number, storeId: r.storeId, keyspaceId: r.keyspaceId, createdAt: r.createdAt };
+  const info: StoreInfo = { format: r.format as number, storeId: r.storeId, keyspaceId: r.keyspaceId, createdAt: r.createdAt };
+  if (info.format >= 2) {
+    if (r.compression !== 'zstd' && r.compression !== 'gzip' && r.compression !== 'none') throw corrupt('store.json', key);
+    info.compression = r.compression;
+    if (r.encryption !== undefined && r.encryption !== null) {
+      const e = r.encryption as Partial<StoreEncryption>;
+      if (typeof e !== 'object' || e.algorithm !== 'aes-256-gcm' || typeof e.wrappedKeys !== 'string' || typeof r.mac !== 'string') throw corrupt('store.json', key);
+      info.encryption = { algorithm: e.algorithm, wrappedKeys: e.wrappedKeys };
+      info.mac = r.mac;
+    }
+  }
+  return info;
 }
 
 /**
@@ -112,9 +142,10 @@ export function parseManifest(bytes: Uint8Array, key: string): BackupManifest {
   for (const f of r.files as unknown[]) {
     const file = f as Partial<ManifestFile> | null;
     if (typeof file !== 'object' || file === null || !isSafeRelativePath(file.path) || !isSha256(file.sha256) || !isCount(file.size)) throw bad();
+    if (file.stored !== undefined && !isCount(file.stored)) throw bad();
     if (seen.has(file.path)) throw bad();
     seen.add(file.path);
-    files.push({ path: file.path, sha256: file.sha256, size: file.size });
+    files.push(file.stored === undefined ? { path: file.path, sha256: file.sha256, size: file.size } : { path: file.path, sha256: file.sha256, size: file.size, stored: file.stored });
   }
   const totals = r.totals as BackupManifest['totals'] | undefined;
   if (typeof totals !== 'object' || totals === null || !isCount(totals.files) || !isCount(totals.bytes)) throw bad();

@@ -62,6 +62,7 @@ export const OBJECT_HEADER_BYTES = 20;
 const FRAME_HEADER_BYTES = 8;
 const TAG_BYTES = 16;
 const FLAG_ENCRYPTED = 1;
+const ZERO_NONCE = Buffer.alloc(12);
 const FRAME_FINAL = 1;
 /** Plaintext bytes per frame: big enough for good compression, small enough to stream. */
 export const FRAME_BYTES = 1024 * 1024;
@@ -336,6 +337,10 @@ export class ObjectDecoder {
       if (encrypted !== (this.#keys !== undefined)) {
         throw new CairnError(ErrorCodes.BAD_KEY, encrypted ? 'The object is encrypted and no key was given' : 'The object is not encrypted but a key was given');
       }
+      // Unencrypted objects have no authentication: every header byte they do not use must be zero.
+      if (bytes.readUInt16LE(6) !== 0 || (!encrypted && !bytes.subarray(8, 20).equals(ZERO_NONCE)) || (bytes[5] & ~FLAG_ENCRYPTED) !== 0) {
+        throw corrupt('object header has bits set that must be zero');
+      }
       this.#header = Buffer.from(bytes);
       this.#nonceBase = this.#header.subarray(8, 20);
       this.#need = FRAME_HEADER_BYTES;
@@ -344,6 +349,7 @@ export class ObjectDecoder {
     if (this.#frameHead === undefined) {
       this.#frameHead = Buffer.from(bytes);
       const length = bytes.readUInt32LE(0);
+      if (bytes.readUInt16LE(6) !== 0 || (bytes[5] & ~FRAME_FINAL) !== 0 || bytes[4] > Method.zstd) throw corrupt(`frame ${this.#index} header has bits set that must be zero`);
       const minimum = this.#keys === undefined ? 0 : TAG_BYTES;
       if (length < minimum || length > FRAME_BYTES * 2 + TAG_BYTES) throw corrupt(`frame ${this.#index} has an impossible length ${length}`);
       this.#need = length;

@@ -10,7 +10,7 @@ import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
 import { publishDirectory, tempPathFor } from '../fs/durable.js';
 import { Keyspace } from '../index.js';
 import { journalAccess } from '../keyspace/keyspace.js';
-import { type EngineContext, byCreatedAt, readAllManifests } from './catalog.js';
+import { type EngineContext, byCreatedAt, openExistingStore, readAllManifests } from './catalog.js';
 import type { BackupManifest } from './manifest.js';
 import { type RestoreOptions, type RestoreResult, restoreBackup } from './restore-backup.js';
 import type { ShippedCodec } from './shipped-codec.js';
@@ -100,7 +100,7 @@ export async function* replayRecords(store: BackupStore, codec: ShippedCodec, ch
  * the oldest backup, beyond the last shipped batch, or behind a gap.
  */
 export async function planPointInTime(ctx: EngineContext, codec: ShippedCodec, ref: string, target: PointInTimeTarget, signal?: AbortSignal): Promise<{ plan: RestorePlan; base: BackupManifest; chain: ShippedListing[] }> {
-  const { manifests } = await readAllManifests(ctx.store, signal);
+  const { manifests } = await readAllManifests(ctx.store, (await openExistingStore(ctx)).codec, signal);
   const candidates = (ref === 'latest' ? manifests : manifests.filter((m) => m.id === ref)).sort(byCreatedAt);
   if (candidates.length === 0) throw notFound(ref === 'latest' ? `The backup store ${ctx.store.url} holds no backup` : `No backup ${ref} in ${ctx.store.url}`, { id: ref });
   const objects = await listShipped(ctx.store);
@@ -206,14 +206,14 @@ export async function restorePointInTime(
     throw new CairnError(ErrorCodes.NOT_EMPTY, `The restore target ${target} exists and is not an empty directory`, { details: { path: target } });
   }
   if (chain.length === 0) {
-    const restored = await restoreBackup(ctx, base, target, options);
+    const restored = await restoreBackup(ctx, (await openExistingStore(ctx)).codec, base, target, options);
     return { ...restored, plan, batchesReplayed: 0, durationMs: performance.now() - started };
   }
   // The staging name carries the temp marker: debris of a crash here is safe to delete.
   const staging = tempPathFor(target);
   let published = false;
   try {
-    const restored = await restoreBackup(ctx, base, staging, options);
+    const restored = await restoreBackup(ctx, (await openExistingStore(ctx)).codec, base, staging, options);
     let batches = 0;
     const ks = await Keyspace.open(staging, { fs: ctx.fs, createIfMissing: false });
     try {

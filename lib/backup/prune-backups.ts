@@ -6,12 +6,12 @@
 // so a crashed backup's uploads survive for its retry. One prune at a time is sensible;
 // two are safe (deleting twice is harmless).
 import { throwIfAborted } from '../errors.js';
-import { type EngineContext, byCreatedAt, readAllManifests, requireStore } from './catalog.js';
+import { type EngineContext, byCreatedAt, openExistingStore, readAllManifests } from './catalog.js';
 import { Lease, liveLeases, removeExpiredLeases } from './lease.js';
 import { forEachLimit } from './parallel.js';
 import { pruneShippedObjects } from './shipped-catalog.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
-import { FILES_PREFIX, extFor, manifestKey, objectKey, parseObjectKey } from './store-layout.js';
+import { FILES_PREFIX, manifestKey, parseObjectKey } from './store-layout.js';
 import { listAll } from './store-objects.js';
 
 /** Options of `engine.prune`: which backups to keep, and how content is collected. */
@@ -59,13 +59,13 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
   const { store } = ctx;
   const { signal, dryRun, keepLast, maxAgeMs } = options;
   const tracker = new ProgressTracker(options.onProgress);
-  await requireStore(store);
+  const { codec } = await openExistingStore(ctx);
   // Written before anything is read: a backup starting from here on sees it and stays out.
   const held = dryRun ? undefined : await Lease.acquire(store, 'prune', ctx.leaseTtlMs, ctx.clock);
   try {
     const gcAllowed = held === undefined || held.conflicts.length === 0;
     const now = ctx.clock();
-    const { manifests, damaged } = await readAllManifests(store, signal);
+    const { manifests, damaged } = await readAllManifests(store, codec, signal);
     const newestFirst = manifests.sort(byCreatedAt).reverse();
     // A manifest that cannot be read restores nothing: any retention rule deletes it.
     const dropDamaged = keepLast === undefined && maxAgeMs === undefined ? [] : damaged;
@@ -102,7 +102,7 @@ export async function pruneBackups(ctx: EngineContext, options: Required<Pick<Pr
     if (!gcAllowed) return result;
 
     const referenced = new Set<string>();
-    for (const m of keep) for (const f of m.files) referenced.add(objectKey(f.sha256, extFor(f.path)));
+    for (const m of keep) for (const f of m.files) referenced.add(codec.contentKey(f));
     const garbage = [];
     for (const object of await listAll(store, FILES_PREFIX)) {
       if (parseObjectKey(object.key) === undefined || referenced.has(object.key)) continue;

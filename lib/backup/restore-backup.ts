@@ -7,7 +7,9 @@
 // after most of it has been downloaded.
 import * as nodePath from 'node:path';
 import { CairnError, ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
-import { mkdirDurable, publishDirectory, tempPathFor } from '../fs/durable.js';
+import { TEMP_MARKER, mkdirDurable, publishDirectory, tempPathFor } from '../fs/durable.js';
+import type { FileSystem } from '../fs/file-system.js';
+import { readKeyspaceMeta, writeKeyspaceMeta } from '../layout/keyspace-meta.js';
 import type { EngineContext } from './catalog.js';
 import { writeStreamToFile } from './file-streams.js';
 import { localCopyStore } from './local-copy.js';
@@ -15,11 +17,18 @@ import type { BackupManifest } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { objectNotFound } from './store-errors.js';
-import { extFor, objectKey } from './store-layout.js';
+import { decodeFileOnWorker, transcode } from './object-job.js';
+import type { StoreCodec } from './store-codec.js';
 import { verifyBackup, type VerifyProblem } from './verify-backup.js';
 
 /** Options of `engine.restore`. */
 export interface RestoreOptions {
+  /**
+   * Restore only these partitions: only their files (plus keyspace.json and the journals)
+   * are fetched, and the result opens with only these partitions. A name the backup does
+   * not hold is CAIRN_NOT_FOUND before anything is fetched.
+   */
+  partitions?: string[];
   /** Files downloaded at once, 1–256. Default 4. */
   concurrency?: number;
   /** Aborts the restore (CAIRN_ABORTED); the target is left as it was. */
@@ -49,16 +58,22 @@ export interface RestoreResult {
   files: number;
   bytes: number;
   durationMs: number;
+  /** The partitions restored (all of the backup's, or those asked for). */
+  partitions: string[];
 }
 
-export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest, dir: string, options: Required<Pick<RestoreOptions, 'concurrency'>> & RestoreOptions): Promise<RestoreResult> {
+export async function restoreBackup(ctx: EngineContext, codec: StoreCodec, whole: BackupManifest, dir: string, options: Required<Pick<RestoreOptions, 'concurrency'>> & RestoreOptions): Promise<RestoreResult> {
   const { fs, store } = ctx;
   const { signal } = options;
   const started = performance.now();
+  // A partial restore fetches only the chosen partitions' files (and keyspace.json and the
+  // journals, whose records of other partitions recovery skips): unknown names are
+  // CAIRN_NOT_FOUND before anything is fetched.
+  const manifest = options.partitions === undefined ? whole : selectPartitions(whole, options.partitions);
   const target = nodePath.resolve(dir);
   await checkTargetEmpty(ctx, target);
   throwIfAborted(signal);
-  const check = await verifyBackup(ctx, manifest, { full: false, quarantine: false, concurrency: Math.max(8, options.concurrency), signal, onProgress: options.onProgress });
+  const check = await verifyBackup(ctx, codec, manifest, { full: false, quarantine: false, concurrency: Math.max(8, options.concurrency), signal, onProgress: options.onProgress });
   if (!check.ok) throw incompleteBackup(manifest.id, check.problems);
   throwIfAborted(signal);
   await mkdirDurable(fs, nodePath.dirname(target));
@@ -78,11 +93,21 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
     tracker.phase('downloading', manifest.files.length, manifest.totals.bytes);
     const local = ctx.copyHashed === undefined ? undefined : localCopyStore(store);
     await forEachLimit(manifest.files, options.concurrency, signal, async (file, inner) => {
-      const key = objectKey(file.sha256, extFor(file.path));
+      const key = codec.contentKey(file);
       const path = nodePath.join(staging, ...file.path.split('/'));
       const onBytes = (n: number) => tracker.bytes(n);
       let written: { sha256: string; size: number };
-      if (local !== undefined && ctx.copyHashed !== undefined) {
+      if (codec.format >= 2) {
+        written = await restoreEncoded(ctx, codec, key, file.sha256, path, inner, onBytes).catch((err: unknown) => {
+          if (hasCode(err, ErrorCodes.CORRUPTION)) {
+            throw new CairnError(ErrorCodes.CORRUPTION, `Backup ${manifest.id}: ${file.path} (${key}) is damaged: ${(err as Error).message}`, {
+              cause: err,
+              details: { id: manifest.id, path: file.path, key },
+            });
+          }
+          throw err;
+        });
+      } else if (local !== undefined && ctx.copyHashed !== undefined) {
         // Read from the object's file on a hash thread, each chunk hashed as it is written:
         // one pass, and the check covers exactly the bytes restored.
         try {
@@ -103,6 +128,9 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
       tracker.fileDone();
     });
 
+    // The restored keyspace.json names only the chosen partitions: it opens with those alone.
+    if (options.partitions !== undefined) await keepOnlyPartitions(fs, staging, options.partitions);
+
     // Durability before the rename publishes the tree: every file in one batch (the
     // kernel writes them back together, as `sync` after `cp` does; an fsync per file as it
     // finished left the copying threads idle on the disk), then the directories, innermost first.
@@ -114,10 +142,78 @@ export async function restoreBackup(ctx: EngineContext, manifest: BackupManifest
     await publishDirectory(fs, staging, target, { dirs: [...unique].sort((a, b) => b.length - a.length), syscall: 'restore', replaceEmptyDirectory: true, signal });
     published = true;
     tracker.phase('done', manifest.files.length, manifest.totals.bytes);
-    return { id: manifest.id, path: target, seqno: manifest.seqno, files: manifest.files.length, bytes: manifest.totals.bytes, durationMs: performance.now() - started };
+    const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
+    return { id: manifest.id, path: target, seqno: manifest.seqno, files: manifest.files.length, bytes, durationMs: performance.now() - started, partitions: manifest.partitions };
   } catch (err) {
     if (!published) await fs.removeTree(staging).catch(() => undefined);
     throw err;
+  }
+}
+
+/** The part of a backup that holds `partitions`: their files, keyspace.json and the journals. */
+function selectPartitions(manifest: BackupManifest, partitions: readonly string[]): BackupManifest {
+  const unknown = partitions.filter((p) => !manifest.partitions.includes(p));
+  if (unknown.length > 0) {
+    throw new CairnError(ErrorCodes.NOT_FOUND, `Backup ${manifest.id} has no partition ${unknown.join(', ')} (it has: ${manifest.partitions.join(', ') || 'none'})`, {
+      details: { id: manifest.id, partitions: unknown },
+    });
+  }
+  const chosen = new Set(partitions);
+  const keep = (path: string): boolean => {
+    const parts = path.split('/');
+    return parts[0] !== 'partitions' || parts.length === 1 || chosen.has(parts[1]!);
+  };
+  const files = manifest.files.filter((f) => keep(f.path));
+  return {
+    ...manifest,
+    partitions: manifest.partitions.filter((p) => chosen.has(p)),
+    directories: manifest.directories.filter(keep),
+    files,
+    totals: { files: files.length, bytes: files.reduce((n, f) => n + f.size, 0) },
+  };
+}
+
+/** Rewrites the staged keyspace.json so that its registry names only `partitions`. */
+async function keepOnlyPartitions(fs: FileSystem, staging: string, partitions: readonly string[]): Promise<void> {
+  const meta = await readKeyspaceMeta(fs, staging);
+  meta.partitions = Object.fromEntries(Object.entries(meta.partitions).filter(([name]) => partitions.includes(name)));
+  await writeKeyspaceMeta(fs, staging, meta);
+}
+
+/**
+ * One format-2 object into the plaintext file `path`, decoded and checked in one pass.
+ * A local store's object file is read by a pool thread directly; a remote object is first
+ * downloaded beside `path` (I/O only), then decoded from there by a pool thread.
+ */
+async function restoreEncoded(
+  ctx: EngineContext,
+  codec: StoreCodec,
+  key: string,
+  sha256: string,
+  path: string,
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<{ sha256: string; size: number }> {
+  const local = localCopyStore(ctx.store);
+  const decodeFrom = async (source: string): Promise<{ sha256: string; size: number }> => {
+    const payload = { op: 'decode' as const, path: source, dest: path, keys: codec.keys, sha256 };
+    const summary = ctx.injected ? await transcode(ctx.fs, payload, signal, onBytes) : await decodeFileOnWorker(source, path, payload, { signal, onBytes });
+    return { sha256: summary.sha256, size: summary.size };
+  };
+  if (local !== undefined) {
+    try {
+      return await decodeFrom(local.objectPath(key));
+    } catch (err) {
+      if (hasCode(err, 'ENOENT') && (await ctx.store.head(key)) === undefined) throw objectNotFound(key, err);
+      throw err;
+    }
+  }
+  const download = `${path}${TEMP_MARKER}object`;
+  try {
+    await writeStreamToFile(ctx.fs, await ctx.store.get(key, { signal }), download, signal);
+    return await decodeFrom(download);
+  } finally {
+    await ctx.fs.unlink(download).catch(() => undefined);
   }
 }
 

@@ -2,7 +2,7 @@
 // are built (the worker pool, or in-process through an injected file system), the base
 // backup, and the store's owner. Stateless.
 import type { Keyspace } from '../keyspace/keyspace.js';
-import { type EngineContext, claimStore, readAllManifests } from './catalog.js';
+import { type EngineContext, claimStore, openExistingStore, readAllManifests, readStoreInfo } from './catalog.js';
 import { defaultCompression } from './object-codec.js';
 import { buildOnWorker, buildShippedObject } from './ship-job.js';
 import type { ShippedCodec } from './shipped-codec.js';
@@ -25,9 +25,13 @@ export function shipperContext(ctx: EngineContext, backup: (ks: Keyspace) => Pro
     backup,
     newestBackupSeqno: async (keyspaceId) => {
       let newest: number | undefined;
-      for (const m of (await readAllManifests(ctx.store)).manifests) if (m.keyspaceId === keyspaceId) newest = Math.max(newest ?? 0, m.seqno);
+      // No store.json yet: a new store, no backup.
+      const info = await readStoreInfo(ctx.store);
+      if (info === undefined) return undefined;
+      const { codec } = await openExistingStore(ctx);
+      for (const m of (await readAllManifests(ctx.store, codec)).manifests) if (m.keyspaceId === keyspaceId) newest = Math.max(newest ?? 0, m.seqno);
       return newest;
     },
-    claim: async (keyspaceId) => (await claimStore(ctx, keyspaceId, false)).storeId,
+    claim: async (keyspaceId) => (await claimStore(ctx, keyspaceId, false)).info.storeId,
   };
 }

@@ -11,11 +11,14 @@ import { CairnError, ErrorCodes, throwIfAborted } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import { readKeyspaceMeta } from '../layout/keyspace-meta.js';
 import { backupStagingPrefix } from '../layout/file-names.js';
-import { type EngineContext, claimStore } from './catalog.js';
+import { type EngineContext, claimStore, readAllManifests } from './catalog.js';
+import { checkFor } from '../keyspace/content-check.js';
+import { encodeFileOnWorker, transcode } from './object-job.js';
+import type { StoreCodec } from './store-codec.js';
 import { fileReadable } from './file-streams.js';
 import { Lease, type LeaseInfo, liveLeases } from './lease.js';
 import { type LocalCopyStore, localCopyStore } from './local-copy.js';
-import { BACKUP_FORMAT, type BackupManifest, type ManifestFile, encodeJson, newBackupId } from './manifest.js';
+import { type BackupManifest, type ManifestFile, encodeJson, newBackupId } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { extFor, manifestKey, objectKey } from './store-layout.js';
@@ -47,6 +50,11 @@ export interface BackupResult {
   bytesUploaded: number;
   /** Size of the keyspace as backed up. */
   bytesTotal: number;
+  /**
+   * Bytes the store holds for this backup: its distinct objects as stored (compressed,
+   * framed; format 1: the files' own sizes). bytesStored / bytesTotal is the space ratio.
+   */
+  bytesStored: number;
   /** Wall time of the whole backup. */
   durationMs: number;
 }
@@ -55,6 +63,7 @@ interface LocalFile extends ManifestFile {
   absolute: string;
 }
 
+
 export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Required<Pick<BackupOptions, 'concurrency' | 'force'>> & BackupOptions): Promise<BackupResult> {
   const { store, fs } = ctx;
   const { signal, concurrency } = options;
@@ -62,7 +71,10 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
   const tracker = new ProgressTracker(options.onProgress);
   // The keyspace id never changes, so the live keyspace.json is as good as the checkpoint's.
   const meta = await readKeyspaceMeta(fs, ks.path);
-  await claimStore(ctx, meta.id, options.force);
+  // Opening the store's codec checks the encryption key: a wrong one fails here, before
+  // anything is written.
+  const { codec } = await claimStore(ctx, meta.id, options.force);
+  const previous = codec.format >= 2 ? await previousFiles(ctx, codec, meta.id, signal) : new Map<string, ManifestFile>();
   throwIfAborted(signal);
 
   const { lease, conflicts } = await Lease.acquire(store, 'backup', ctx.leaseTtlMs, ctx.clock);
@@ -82,32 +94,46 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
       const { files, directories } = await walk(fs, temp);
       const bytesTotal = files.reduce((n, f) => n + f.size, 0);
 
-      // One pipeline: each file is uploaded as soon as it is hashed, so hashing (the hash
-      // threads) overlaps copying and fsyncing (the thread pool, the disk).
-      const uploads = new Uploads(ctx, tracker);
-      tracker.phase('hashing', files.length, bytesTotal);
-      let hashed = 0;
-      await forEachLimit(files, concurrency, signal, async (file, inner) => {
-        const { sha256, size } = await ctx.hashFile(file.absolute, inner, (n) => tracker.bytes(n));
-        file.sha256 = sha256;
-        file.size = size;
-        tracker.fileDone();
-        const mine = uploads.claim(file);
-        if (++hashed === files.length) uploads.report();
-        if (mine) await uploads.upload(file, inner);
-      });
-      uploads.report();
-      const uploaded = uploads.done;
-      // A lease others may have seen expire (a long stall, lost refreshes) no longer
-      // protected what we found in the store: look again, under a renewed lease.
-      while (!lease.intact) {
-        await lease.renew();
-        if (!lease.live) throw new CairnError(ErrorCodes.STORE_IN_USE, `Could not keep the backup lease on ${store.url}`, { details: { reason: 'lease', key: lease.key } });
-        const late = await liveLeases(store, 'prune', ctx.clock, ctx.leaseTtlMs);
-        if (late.length > 0) throw pruneRunning(store.url, late);
-        const again = await uploadMissing(ctx, files, concurrency, tracker, signal);
-        uploaded.files += again.files;
-        uploaded.bytes += again.bytes;
+      let uploaded: { files: number; bytes: number };
+      if (codec.format >= 2) {
+        // Format 2: ONE read per file that hashes, checks, compresses and encrypts (a pool
+        // thread); what the store lacks is then published from the encoded file.
+        const encoded = new EncodedUploads(ctx, codec, tracker, previous, `${temp}.objects`);
+        tracker.phase('hashing', files.length, bytesTotal);
+        await forEachLimit(files, concurrency, signal, async (file, inner) => {
+          await encoded.backUp(file, inner).catch((err: unknown) => damagedSource(err, file));
+          tracker.fileDone();
+        });
+        uploaded = encoded.done;
+        while (!lease.intact) {
+          await renewOrStop(ctx, lease);
+          await forEachLimit(files, concurrency, signal, (file, inner) => encoded.ensurePresent(file, inner));
+        }
+      } else {
+        // One pipeline: each file is uploaded as soon as it is hashed, so hashing (the hash
+        // threads) overlaps copying and fsyncing (the thread pool, the disk).
+        const uploads = new Uploads(ctx, tracker);
+        tracker.phase('hashing', files.length, bytesTotal);
+        let hashed = 0;
+        await forEachLimit(files, concurrency, signal, async (file, inner) => {
+          const { sha256, size } = await ctx.hashFile(file.absolute, inner, (n) => tracker.bytes(n), checkFor(file.path)).catch((err: unknown) => damagedSource(err, file));
+          file.sha256 = sha256;
+          file.size = size;
+          tracker.fileDone();
+          const mine = uploads.claim(file);
+          if (++hashed === files.length) uploads.report();
+          if (mine) await uploads.upload(file, inner);
+        });
+        uploads.report();
+        uploaded = uploads.done;
+        // A lease others may have seen expire (a long stall, lost refreshes) no longer
+        // protected what we found in the store: look again, under a renewed lease.
+        while (!lease.intact) {
+          await renewOrStop(ctx, lease);
+          const again = await uploadMissing(ctx, files, concurrency, tracker, signal);
+          uploaded.files += again.files;
+          uploaded.bytes += again.bytes;
+        }
       }
       // Objects copied in locally are complete but their names not yet durable: the
       // manifest may name only durable objects.
@@ -118,7 +144,7 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
       const createdAt = ctx.clock();
       const manifest: BackupManifest = {
         id: newBackupId(createdAt),
-        format: BACKUP_FORMAT,
+        format: codec.format,
         keyspaceId: meta.id,
         seqno: checkpoint.seqno,
         timeMs: checkpoint.timeMs > 0 ? checkpoint.timeMs : undefined,
@@ -126,11 +152,12 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
         label: options.label,
         partitions: checkpoint.partitions,
         directories,
-        files: files.map(({ path, sha256, size }) => ({ path, sha256, size })),
+        files: files.map(({ path, sha256, size, stored }) => (stored === undefined ? { path, sha256, size } : { path, sha256, size, stored })),
         totals: { files: files.length, bytes: bytesTotal },
         cairnVersion: ctx.cairnVersion,
       };
-      await store.put(manifestKey(manifest.id), encodeJson(manifest), { ifNoneMatch: true, signal });
+      const key = manifestKey(manifest.id);
+      await store.put(key, codec.encodeDocument(key, encodeJson(manifest)), { ifNoneMatch: true, signal });
       tracker.fileDone();
       tracker.phase('done', files.length, bytesTotal);
       return {
@@ -140,13 +167,152 @@ export async function takeBackup(ctx: EngineContext, ks: Keyspace, options: Requ
         filesUploaded: uploaded.files,
         bytesUploaded: uploaded.bytes,
         bytesTotal,
+        bytesStored: storedBytes(manifest.files, codec),
         durationMs: performance.now() - started,
       };
     } finally {
       await fs.removeTree(temp).catch(() => undefined);
+      await fs.removeTree(`${temp}.objects`).catch(() => undefined);
     }
   } finally {
     await lease.release().catch(() => undefined);
+  }
+}
+
+/**
+ * A checksum of the keyspace's own file failed while it was read for the backup: the
+ * backup fails naming the file (keyspace-relative), since it would restore the damage.
+ */
+function damagedSource(err: unknown, file: LocalFile): never {
+  if (!(err instanceof CairnError) || err.code !== ErrorCodes.CORRUPTION) throw err;
+  const offset = (err.details as { offset?: number } | undefined)?.offset;
+  throw new CairnError(ErrorCodes.CORRUPTION, `The keyspace file ${file.path} is damaged (${err.message}); a backup of it would restore the damage: nothing was published`, {
+    cause: err,
+    details: { path: file.path, offset, source: 'keyspace' },
+  });
+}
+
+/** The stored bytes of the distinct objects the files name. */
+function storedBytes(files: readonly ManifestFile[], codec: StoreCodec): number {
+  const sizes = new Map<string, number>();
+  for (const f of files) sizes.set(codec.contentKey(f), f.stored ?? f.size);
+  return [...sizes.values()].reduce((a, b) => a + b, 0);
+}
+
+/** After the lease lapsed: renew it, and stop if it is lost or a prune started meanwhile. */
+async function renewOrStop(ctx: EngineContext, lease: Lease): Promise<void> {
+  await lease.renew();
+  if (!lease.live) throw new CairnError(ErrorCodes.STORE_IN_USE, `Could not keep the backup lease on ${ctx.store.url}`, { details: { reason: 'lease', key: lease.key } });
+  const late = await liveLeases(ctx.store, 'prune', ctx.clock, ctx.leaseTtlMs);
+  if (late.length > 0) throw pruneRunning(ctx.store.url, late);
+}
+
+/** path → file of the newest readable backup of this keyspace in the store (format 2), for the unchanged-file shortcut. */
+async function previousFiles(ctx: EngineContext, codec: StoreCodec, keyspaceId: string, signal: AbortSignal | undefined): Promise<Map<string, ManifestFile>> {
+  const { manifests } = await readAllManifests(ctx.store, codec, signal);
+  const last = manifests.filter((m) => m.keyspaceId === keyspaceId).at(-1);
+  return new Map((last?.files ?? []).map((f) => [f.path, f]));
+}
+
+/**
+ * The content objects of one format-2 backup. A file the previous backup holds at the same
+ * path and size is only hashed (and checked) on a pool thread: segments are immutable, so
+ * it is almost always the same content, already stored. Any other file is encoded in one
+ * pass on a pool thread into a staged file (beside its object in a local store; inside
+ * the keyspace directory otherwise) and published when the store lacks it. Identical
+ * content is published once.
+ */
+class EncodedUploads {
+  readonly done = { files: 0, bytes: 0 };
+  readonly #ctx: EngineContext;
+  readonly #codec: StoreCodec;
+  readonly #tracker: ProgressTracker;
+  readonly #previous: Map<string, ManifestFile>;
+  readonly #scratch: string;
+  readonly #local: LocalCopyStore | undefined;
+  /** Object key → the file that provides it. */
+  readonly #claimed = new Map<string, LocalFile>();
+  #scratchReady: Promise<void> | undefined;
+  #staged = 0;
+
+  constructor(ctx: EngineContext, codec: StoreCodec, tracker: ProgressTracker, previous: Map<string, ManifestFile>, scratch: string) {
+    this.#ctx = ctx;
+    this.#codec = codec;
+    this.#tracker = tracker;
+    this.#previous = previous;
+    this.#scratch = scratch;
+    this.#local = localCopyStore(ctx.store);
+  }
+
+  async backUp(file: LocalFile, signal: AbortSignal): Promise<void> {
+    const onBytes = (n: number) => this.#tracker.bytes(n);
+    const before = this.#previous.get(file.path);
+    if (before?.stored !== undefined && before.size === file.size) {
+      const { sha256 } = await this.#ctx.hashFile(file.absolute, signal, onBytes, checkFor(file.path));
+      if (sha256 === before.sha256) {
+        file.sha256 = sha256;
+        file.stored = before.stored;
+        const key = this.#codec.contentKey(file);
+        if (!this.#claim(key, file)) return;
+        const head = await this.#ctx.store.head(key);
+        if (head !== undefined && head.size === before.stored) return;
+      }
+    }
+    await this.#encodeAndPublish(file, signal, onBytes);
+  }
+
+  /** After a lapsed lease: the object of each file this backup claimed must still be there; encode and publish it again if not. */
+  async ensurePresent(file: LocalFile, signal: AbortSignal): Promise<void> {
+    const key = this.#codec.contentKey(file);
+    if (this.#claimed.get(key) !== file) return;
+    const head = await this.#ctx.store.head(key);
+    if (head === undefined || head.size !== file.stored) await this.#encodeAndPublish(file, signal, undefined);
+  }
+
+  #claim(key: string, file: LocalFile): boolean {
+    const owner = this.#claimed.get(key);
+    if (owner !== undefined && owner !== file) return false;
+    this.#claimed.set(key, file);
+    return true;
+  }
+
+  async #encodeAndPublish(file: LocalFile, signal: AbortSignal, onBytes: ((n: number) => void) | undefined): Promise<void> {
+    const { fs, store } = this.#ctx;
+    const ext = extFor(file.path);
+    const staged = this.#local !== undefined ? await this.#local.stagingPath(objectKey('0'.repeat(64), ext)) : await this.#scratchPath();
+    try {
+      const codec = { compression: this.#codec.compression, keys: this.#codec.keys, check: checkFor(file.path) };
+      const summary = this.#ctx.injected
+        ? await transcode(fs, { op: 'encode', path: file.absolute, dest: staged, ...codec }, signal, onBytes)
+        : await encodeFileOnWorker(file.absolute, staged, codec, { signal, onBytes });
+      file.sha256 = summary.sha256;
+      file.size = summary.size;
+      file.stored = summary.storedSize;
+      const key = this.#codec.contentKey(file);
+      if (!this.#claim(key, file)) return;
+      const head = await store.head(key);
+      if (head !== undefined && head.size === summary.storedSize) return;
+      if (this.#local !== undefined) {
+        await this.#local.adoptStaged(staged, key);
+      } else {
+        const stream = fileReadable(fs, staged, summary.storedSize);
+        try {
+          await store.put(key, { stream, size: summary.storedSize }, { signal });
+        } finally {
+          stream.destroy();
+        }
+      }
+      this.done.files++;
+      this.done.bytes += summary.storedSize;
+    } finally {
+      await fs.unlink(staged).catch(() => undefined);
+    }
+  }
+
+  async #scratchPath(): Promise<string> {
+    this.#scratchReady ??= this.#ctx.fs.mkdir(this.#scratch, { recursive: true }).then(() => undefined);
+    await this.#scratchReady;
+    return nodePath.join(this.#scratch, `${this.#staged++}.obj`);
   }
 }
 

@@ -3,11 +3,15 @@
 // beside backups, restores and other verifies.
 import { ErrorCodes, hasCode, throwIfAborted } from '../errors.js';
 import { type EngineContext, readAllManifests } from './catalog.js';
-import { hashObject } from './file-streams.js';
+import { decodeStream, hashObject } from './file-streams.js';
+import { localCopyStore } from './local-copy.js';
+import { decodeFileOnWorker } from './object-job.js';
+import type { StoreCodec } from './store-codec.js';
+import { objectNotFound } from './store-errors.js';
 import type { BackupManifest } from './manifest.js';
 import { forEachLimit } from './parallel.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
-import { extFor, objectKey, quarantineKey } from './store-layout.js';
+import { quarantineKey } from './store-layout.js';
 
 /** Options of `engine.verify`. */
 export interface VerifyOptions {
@@ -58,13 +62,14 @@ export interface VerifyResult {
   brokenBackups: string[];
 }
 
-export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest, options: Required<Pick<VerifyOptions, 'concurrency' | 'full' | 'quarantine'>> & VerifyOptions): Promise<VerifyResult> {
+export async function verifyBackup(ctx: EngineContext, codec: StoreCodec, manifest: BackupManifest, options: Required<Pick<VerifyOptions, 'concurrency' | 'full' | 'quarantine'>> & VerifyOptions): Promise<VerifyResult> {
   const { store } = ctx;
   const { full, signal } = options;
   const byKey = new Map<string, { size: number; sha256: string; paths: string[] }>();
   for (const f of manifest.files) {
-    const key = objectKey(f.sha256, extFor(f.path));
-    const entry = byKey.get(key) ?? { size: f.size, sha256: f.sha256, paths: [] };
+    const key = codec.contentKey(f);
+    // The stored size: the file's own in format 1, the encoded object's in format 2.
+    const entry = byKey.get(key) ?? { size: f.stored ?? f.size, sha256: f.sha256, paths: [] };
     entry.paths.push(f.path);
     byKey.set(key, entry);
   }
@@ -80,14 +85,15 @@ export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest,
     else if (full) {
       let actual;
       try {
-        actual = await hashObject(store, key, inner, (n) => tracker.bytes(n));
+        actual = await checkContent(ctx, codec, key, expected.sha256, inner, (n) => tracker.bytes(n));
       } catch (err) {
         if (!hasCode(err, ErrorCodes.NOT_FOUND)) throw err;
       }
       if (actual === undefined) bad.set(key, 'missing');
       else {
         bytesRead += actual.size;
-        if (actual.size !== expected.size) bad.set(key, 'size');
+        if (actual.sha256 === 'damaged') bad.set(key, 'checksum');
+        else if (actual.size !== expected.size) bad.set(key, 'size');
         else if (actual.sha256 !== expected.sha256) bad.set(key, 'checksum');
       }
     }
@@ -101,7 +107,7 @@ export async function verifyBackup(ctx: EngineContext, manifest: BackupManifest,
   problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const damaged = [...bad].filter(([, kind]) => kind !== 'missing').map(([key]) => key);
   const moved = full && options.quarantine && damaged.length > 0 ? await quarantine(ctx, damaged, signal) : [];
-  const brokenBackups = moved.length === 0 ? [] : await backupsUsing(ctx, new Set(moved.map((m) => m.key)), signal);
+  const brokenBackups = moved.length === 0 ? [] : await backupsUsing(ctx, codec, new Set(moved.map((m) => m.key)), signal);
   return { id: manifest.id, ok: problems.length === 0, full, objects: objects.length, bytesRead, problems, quarantined: moved, brokenBackups };
 }
 
@@ -132,7 +138,36 @@ async function quarantine(ctx: EngineContext, keys: readonly string[], signal: A
 }
 
 /** Ids of the readable backups that reference any of `keys`, oldest first. */
-async function backupsUsing(ctx: EngineContext, keys: ReadonlySet<string>, signal: AbortSignal | undefined): Promise<string[]> {
-  const { manifests } = await readAllManifests(ctx.store, signal);
-  return manifests.filter((m) => m.files.some((f) => keys.has(objectKey(f.sha256, extFor(f.path))))).map((m) => m.id);
+async function backupsUsing(ctx: EngineContext, codec: StoreCodec, keys: ReadonlySet<string>, signal: AbortSignal | undefined): Promise<string[]> {
+  const { manifests } = await readAllManifests(ctx.store, codec, signal);
+  return manifests.filter((m) => m.files.some((f) => keys.has(codec.contentKey(f)))).map((m) => m.id);
+}
+
+/**
+ * The plaintext hash and stored size of an object as it is now. Format 1: the stored
+ * bytes' SHA-256. Format 2: the object decoded (on a pool thread when the store's files
+ * are local, streamed otherwise); damage the codec detects counts as a wrong checksum.
+ */
+async function checkContent(
+  ctx: EngineContext,
+  codec: StoreCodec,
+  key: string,
+  sha256: string,
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<{ sha256: string; size: number }> {
+  if (codec.format < 2) return hashObject(ctx.store, key, signal, onBytes);
+  const local = localCopyStore(ctx.store);
+  try {
+    if (local !== undefined && !ctx.injected) {
+      const summary = await decodeFileOnWorker(local.objectPath(key), undefined, { keys: codec.keys, sha256 }, { signal, onBytes });
+      return { sha256: summary.sha256, size: summary.storedSize };
+    }
+    const summary = await decodeStream(await ctx.store.get(key, { signal }), { keys: codec.keys, sha256 }, signal, onBytes);
+    return { sha256: summary.sha256, size: summary.storedSize };
+  } catch (err) {
+    if (hasCode(err, 'ENOENT')) throw objectNotFound(key, err);
+    if (hasCode(err, ErrorCodes.CORRUPTION)) return { sha256: 'damaged', size: -1 };
+    throw err;
+  }
 }

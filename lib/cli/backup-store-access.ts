@@ -6,11 +6,16 @@ import { hasCode } from '../errors.js';
 import type { CliContext } from './command.js';
 import { UsageError } from './exit-codes.js';
 
-/** BackupEngine.open(url) with the context's file system; argument mistakes become UsageError. */
-export async function openBackupEngine(url: string, context: CliContext, options: Omit<BackupEngineOptions, 'fs'> = {}): Promise<BackupEngine> {
+/**
+ * BackupEngine.open(url) with the context's file system and, when CAIRN_BACKUP_KEY is set
+ * (64 hex digits or base64 of 32 bytes), that key; argument mistakes become UsageError.
+ */
+export async function openBackupEngine(url: string, context: CliContext, options: Omit<BackupEngineOptions, 'fs' | 'encryption'> = {}): Promise<BackupEngine> {
+  const key = process.env.CAIRN_BACKUP_KEY;
   try {
-    return await BackupEngine.open(url, { ...options, fs: context.fileSystem() });
+    return await BackupEngine.open(url, { ...options, fs: context.fileSystem(), ...(key === undefined || key === '' ? {} : { encryption: { key } }) });
   } catch (err) {
+    if ((err instanceof TypeError || err instanceof RangeError) && err.message.includes('encryption.key')) throw new UsageError(`CAIRN_BACKUP_KEY: ${err.message}`);
     if (err instanceof TypeError || err instanceof RangeError) throw new UsageError(`bad <store-url>: ${err.message}`);
     if (hasCode(err, 'ENOTDIR')) throw new UsageError(`bad <store-url>: ${url} is not a directory`);
     throw err;

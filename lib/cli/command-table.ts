@@ -2,6 +2,7 @@
 // a file in lib/cli/commands/ and a line here. Immutable after load.
 import type { Command } from './command.js';
 import { backupCommand } from './commands/backup.js';
+import { checkCommand } from './commands/check.js';
 import { compactCommand } from './commands/compact.js';
 import { dumpCommand } from './commands/dump.js';
 import { getCommand } from './commands/get.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   statsCommand,
   snapshotCommand,
   inspectCommand,
+  checkCommand,
   backupCommand,
   listCommand,
   infoCommand,

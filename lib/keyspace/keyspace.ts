@@ -2,7 +2,10 @@
 // (each its own LSM tree). The public face: it validates, then delegates to its parts,
 // each in its own file (recovery, the partition registry, the write path, journal GC,
 // the checkpoint cut). Main-thread object; every public method may be called concurrently.
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { TEMP_MARKER } from '../fs/durable.js';
+import { type CheckResult, checkKeyspaceFiles } from './content-check.js';
 import type { FileSystem, LockHandle } from '../fs/file-system.js';
 import { defaultFileSystem } from '../fs/index.js';
 import { CairnError, ErrorCodes } from '../errors.js';
@@ -144,6 +147,9 @@ export class Keyspace implements AsyncDisposable {
   readonly #partitionContext: PartitionContext;
   readonly #cache: BlockCache;
   readonly #files: OpenFiles;
+  readonly #fs: FileSystem;
+  /** True when the caller handed in a file system (a seam a worker thread cannot share). */
+  readonly #injectedFs: boolean;
   /** Partition handles, one per name, made on first use. */
   readonly #partitions = new Map<string, Partition>();
   readonly #snapshots = new Set<Snapshot>();
@@ -243,6 +249,8 @@ export class Keyspace implements AsyncDisposable {
     this.#partitionContext = { keyspace: this, writes: this.#writes, state };
     this.#cache = parts.host.cache;
     this.#files = parts.host.files;
+    this.#fs = fs;
+    this.#injectedFs = options.inProcessFlushes;
   }
 
   /**
@@ -537,6 +545,25 @@ export class Keyspace implements AsyncDisposable {
     // checkWritable refused a read-only keyspace, the only one without a cutter.
     if (this.#cutter === undefined) throw new CairnError(ErrorCodes.READ_ONLY, 'A read-only keyspace takes no checkpoint');
     return checkpointProtocol()(this.#cutter, dest, opts);
+  }
+
+  /**
+   * A deep, read-only check of every checksum the keyspace's files carry: each block of
+   * every segment and each record of every journal, as of now. It takes a checkpoint
+   * inside the keyspace directory (hard links; writers pause only for the cut), reads
+   * every file once on the worker threads, and removes the checkpoint.
+   * @returns How many segments and journals were checked, and their bytes.
+   * @throws CairnError CAIRN_CORRUPTION naming the first damaged file (`details.path`
+   *   inside the temporary checkpoint, `details.offset`); CAIRN_CLOSED; CAIRN_POISONED.
+   */
+  async check(): Promise<CheckResult> {
+    const temp = path.join(this.path, `check${TEMP_MARKER}${randomBytes(6).toString('hex')}`);
+    await this.backupTo(temp);
+    try {
+      return await checkKeyspaceFiles(this.#fs, temp, { newestMayBeTorn: false, injected: this.#injectedFs });
+    } finally {
+      await this.#fs.removeTree(temp).catch(() => undefined);
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 // Test helpers for the BackupEngine: a FileStore in a scratch directory, a store wrapper
 // that counts and can hold or fail calls, and a single-writer workload that records the
 // seqno of every write so any backup can be compared with the data as of its seqno.
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Keyspace } from '../../lib/index.js';
@@ -168,4 +168,15 @@ export { readKeyspace } from '../helpers/keyspace-content.js';
 /** Names in `dir` that carry the temp marker (staging or temporary checkpoints left behind). */
 export async function tempNames(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.includes('.tmp-'));
+}
+
+/**
+ * Makes `store` a format-1 store owned by the keyspace at `ksPath` (store.json as cairn
+ * 0.1 wrote it), so the engine keeps writing format 1 there: raw objects named by their
+ * SHA-256, plain JSON manifests. For tests of that format's own behaviour.
+ */
+export async function useFormatOne(store: BackupStore, ksPath: string): Promise<void> {
+  const { id } = JSON.parse(await readFile(join(ksPath, 'keyspace.json'), 'utf8')) as { id: string };
+  const info = { format: 1, storeId: '00000000-0000-4000-8000-000000000001', keyspaceId: id, createdAt: new Date().toISOString() };
+  await store.put('store.json', Buffer.from(`${JSON.stringify(info, null, 2)}\n`));
 }

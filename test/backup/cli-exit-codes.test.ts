@@ -4,7 +4,7 @@
 // an s3:// store without credentials is 11 with a message saying where they come from,
 // `--json` failures print an error object on stdout, and `prune --keep-last 0` needs --yes.
 import t from 'tap';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExitCode } from '../../lib/cli/exit-codes.js';
 import { runCairn } from '../cli/cli-helpers.js';
@@ -92,4 +92,26 @@ t.test('an s3:// store without credentials exits 11 with a message', async (t) =
   const help = await runCairn(['--help']);
   t.match(help.stdout, /11 +no credentials/);
   t.match(help.stdout, /12 +the backup store is encrypted/);
+});
+
+t.test('CAIRN_BACKUP_KEY: a new store is encrypted; a missing or wrong key exits 12', async (t) => {
+  const ks = join(dir, 'ks-enc');
+  await buildKeyspace(ks);
+  const store = join(dir, 'store-enc');
+  const key = { CAIRN_BACKUP_KEY: 'ab'.repeat(32) };
+  const made = await runCairn(['backup', ks, store, '--compression', 'gzip'], key);
+  t.equal(made.code, ExitCode.OK, made.stderr);
+  const info = JSON.parse(await readFile(join(store, 'store.json'), 'utf8')) as { format: number; encryption?: unknown; compression: string };
+  t.equal(info.format, 2);
+  t.equal(info.compression, 'gzip');
+  t.ok(info.encryption !== undefined, 'the store is encrypted');
+  t.equal((await runCairn(['list', store], key)).code, ExitCode.OK);
+  const missing = await runCairn(['list', store]);
+  t.equal(missing.code, ExitCode.BAD_KEY);
+  t.match(missing.stderr, /encrypted.*CAIRN_BACKUP_KEY.*\(CAIRN_BAD_KEY\)/);
+  const wrong = await runCairn(['restore', store, 'latest', join(dir, 'restored-enc')], { CAIRN_BACKUP_KEY: 'cd'.repeat(32) });
+  t.equal(wrong.code, ExitCode.BAD_KEY);
+  await t.rejects(stat(join(dir, 'restored-enc')), { code: 'ENOENT' });
+  t.equal((await runCairn(['list', store], { CAIRN_BACKUP_KEY: 'short' })).code, ExitCode.USAGE, 'a malformed key is a usage error');
+  t.equal((await runCairn(['backup', ks, store, '--compression', 'lz4'], key)).code, ExitCode.USAGE);
 });

@@ -8,14 +8,18 @@ import { join } from 'node:path';
 import { BackupEngine } from '../../lib/backup/backup-engine.js';
 import { extFor, objectKey } from '../../lib/backup/store-layout.js';
 import { ErrorCodes } from '../../lib/errors.js';
-import { Workload, fileStore, scratchDir, tempNames } from './backup-helpers.js';
+import { Workload, fileStore, scratchDir, tempNames, useFormatOne } from './backup-helpers.js';
 
 async function setup(t: Test) {
   const dir = await scratchDir(t, 'corrupt');
   const root = join(dir, 'store');
-  const engine = new BackupEngine(await fileStore(root));
+  const store = await fileStore(root);
+  const engine = new BackupEngine(store);
   const w = await Workload.open(join(dir, 'ks'));
   t.teardown(() => w.ks.close());
+  // These tests edit objects and manifests by hand: format 1 keeps them plain bytes and JSON
+  // (format 2's damage is test/backup/format-2.test.ts's).
+  await useFormatOne(store, w.ks.path);
   await w.write(1500);
   const { id } = await engine.backup(w.ks);
   const manifest = await engine.info(id);

@@ -118,7 +118,7 @@ t.test('a store belongs to one keyspace: another one is refused unless forced', 
   await b.write(20);
   await engine.backup(a.ks);
   const owner = await engine.storeInfo();
-  t.ok(owner !== undefined && owner.format === 1 && owner.storeId.length > 0);
+  t.ok(owner !== undefined && owner.format === 2 && owner.storeId.length > 0);
   await t.rejects(engine.backup(b.ks), { code: ErrorCodes.STORE_IN_USE, details: { reason: 'keyspace' } });
   t.equal((await engine.list()).length, 1, 'the refused backup left nothing');
   t.same(await tempNames(dir), [], 'and no temporary checkpoint');

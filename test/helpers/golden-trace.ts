@@ -66,12 +66,18 @@ export interface GoldenTracer {
 
 /**
  * A traced file system over the default one. Paths under `root` read `<root>/…`; temp and
- * staging names (`*.tmp-<hex>`) read `.tmp-<staging>`.
+ * staging names (`*.tmp-<hex>`) read `.tmp-<staging>`; a backup store's content objects
+ * (`files/<64 hex>.<ext>`, named by content that holds random ids) read `files/<object>.<ext>`.
  */
 export function goldenTracer(root: string): GoldenTracer {
   const { fs: inner, settled } = tracked(defaultFileSystem());
   const rewrite = replaceRoot(root);
-  const fs = new FaultFileSystem(inner, { rewritePath: (p) => rewrite(p).replace(/\.tmp-[0-9a-f]+/, '.tmp-<staging>') });
+  const fs = new FaultFileSystem(inner, {
+    rewritePath: (p) =>
+      rewrite(p)
+        .replace(/\.tmp-[0-9a-f]+/, '.tmp-<staging>')
+        .replace(/\/files\/[0-9a-f]{64}\./, '/files/<object>.'),
+  });
   return {
     fs,
     settled,

@@ -17,7 +17,7 @@ function nonNegativeInteger(text: string, name: string): number {
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a new (or empty) directory',
-  usage: 'cairn restore <store-url> <backup-id|latest> <dir> [--to-seqno N | --to-time ISO] [--dry-run] [--concurrency N] [--json]',
+  usage: 'cairn restore <store-url> <backup-id|latest> <dir> [--partition P]... [--to-seqno N | --to-time ISO] [--dry-run] [--concurrency N] [--json]',
   description: [
     '<dir> must be missing or empty (exit status 5 otherwise). Files are downloaded into',
     '<dir>.tmp-<id> beside it, each checked against its SHA-256 as it streams (a mismatch',
@@ -25,6 +25,9 @@ export const restoreCommand: Command = {
     'result opens with Keyspace.open().',
     '',
     'Options:',
+    '  --partition P    restore only partition P (repeatable): only its files are fetched,',
+    '                   and the result opens with only the partitions named; an unknown',
+    '                   name exits 8 before anything is fetched',
     '  --to-seqno N     point-in-time: every batch up to seqno N, from the newest backup at',
     '                   or below it and the shipped journal (`cairn window` shows the range)',
     '  --to-time ISO    point-in-time: every batch committed at or before that moment',
@@ -33,9 +36,16 @@ export const restoreCommand: Command = {
     '  --dry-run        with --to-seqno/--to-time: print the plan (backup, objects, bytes,',
     '                   exact seqno and time) and write nothing',
     '  --concurrency N  files downloaded at once (default 4)',
-    '  --json           print { id, path, seqno, files, bytes, durationMs }',
+    '  --json           print { id, path, seqno, files, bytes, durationMs, partitions }',
   ].join('\n'),
-  options: { concurrency: { type: 'string' }, json: { type: 'boolean' }, 'to-seqno': { type: 'string' }, 'to-time': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: {
+    concurrency: { type: 'string' },
+    partition: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    'to-seqno': { type: 'string' },
+    'to-time': { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
   positionals: ['store-url', 'backup-id', 'dir'],
   async run({ values, positionals }, context) {
     const [url, id, dir] = positionals;
@@ -64,7 +74,8 @@ export const restoreCommand: Command = {
     const bar = context.stderr.isTTY === true ? new ProgressBar(context.stderr) : undefined;
     let result;
     try {
-      result = await engine.restore(id, dir, { toSeqno, toTime, concurrency, signal: context.signal, onProgress: bar === undefined ? undefined : (p) => bar.update(p) });
+      const partitions = (values as { partition?: string[] }).partition;
+      result = await engine.restore(id, dir, { toSeqno, toTime, partitions, concurrency, signal: context.signal, onProgress: bar === undefined ? undefined : (p) => bar.update(p) });
     } finally {
       bar?.clear();
       await engine.close();

@@ -151,6 +151,8 @@ t.test('backup into a FileStore: the manifest waits for the directory fsync; res
   await unlink(path);
   await t.rejects(engine.restore(backup.id, nodePath.join(base, 'r3')), { code: ErrorCodes.NOT_FOUND }, 'a missing object');
   t.same(readdirSync(base).filter((n) => n.startsWith('r3')), [], 'no target, no staging');
+  // Closed here, before t.testdir's removal runs in the teardown.
+  await w.ks.close();
 });
 
 t.test('an aborted restore from a FileStore leaves no target and no staging', async (t) => {

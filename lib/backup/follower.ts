@@ -18,7 +18,7 @@ import { journalAccess } from '../keyspace/keyspace.js';
 import type { IteratorOptions, PartitionIterator, ReadOptions } from '../keyspace/partition.js';
 import type { Bytes, KeyBounds } from '../keyspace/arguments.js';
 import { BackupEngine, type BackupEngineOptions, engineContext } from './backup-engine.js';
-import { type EngineContext, readAllManifests } from './catalog.js';
+import { type EngineContext, openExistingStore, readAllManifests } from './catalog.js';
 import type { BackupManifest } from './manifest.js';
 import { replayRecords } from './point-in-time.js';
 import { shippedCodecOf } from './ship-context.js';
@@ -92,7 +92,7 @@ export interface FollowerRebasedEvent {
   from: number;
 }
 
-const FOLLOWER_OPTIONS = optionNames<FollowerOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true, pollMs: true });
+const FOLLOWER_OPTIONS = optionNames<FollowerOptions>({ fs: true, leaseTtlMs: true, graceMs: true, clock: true, compression: true, encryption: true, pollMs: true });
 const WAIT_OPTIONS = optionNames<FollowerWaitOptions>({ signal: true, timeoutMs: true });
 
 /** The follower's position, persisted in `<dir>/follower.json` (docs/format.md). */
@@ -382,7 +382,7 @@ export class Follower extends EventEmitter {
    * staging beside the directory, then puts it in the directory's place and opens it.
    */
   async #restoreNewest(above: number | undefined): Promise<BackupManifest | undefined> {
-    const { manifests } = await readAllManifests(this.#ctx.store);
+    const { manifests } = await readAllManifests(this.#ctx.store, (await openExistingStore(this.#ctx)).codec);
     const newest = [...manifests].sort((a, b) => a.seqno - b.seqno || Date.parse(a.createdAt) - Date.parse(b.createdAt)).at(-1);
     if (newest === undefined) throw new CairnError(ErrorCodes.NOT_FOUND, `The backup store ${this.#ctx.store.url} holds no backup`, { details: { url: this.#ctx.store.url } });
     if (above !== undefined && newest.seqno <= above) return undefined;

@@ -45,6 +45,10 @@ t.test('reads, writes, iterators, batches, snapshots, backupTo', async (t) => {
   t.equal(await p.get('c'), undefined, 'the refused put wrote nothing');
   await refuses(t, () => p.delete('a', { durabilty: 'sync' } as never), 'durabilty', 'delete');
   t.same(await p.get('a'), Buffer.from('1'), 'the refused delete deleted nothing');
+  await refuses(t, () => p.clear({ start: 'a' } as never), 'start', 'clear (range)');
+  await refuses(t, () => p.clear({ gte: 'a' }, { durabilty: 'sync' } as never), 'durabilty', 'clear (write options)');
+  await refuses(t, () => ks.batch().clear(p, { limit: 1 } as never), 'limit', 'batch.clear');
+  t.same(await p.get('a'), Buffer.from('1'), 'the refused clears deleted nothing');
   await refuses(t, () => p.get('a', { snapshots: ks.snapshot() } as never), 'snapshots', 'get');
   await refuses(t, () => p.has('a', { fillCache: false } as never), 'fillCache', 'has');
   await refuses(t, () => p.entries({ start: 'a' } as never), 'start', 'entries');

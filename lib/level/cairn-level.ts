@@ -228,8 +228,9 @@ export class CairnLevel<KDefault = string, VDefault = string> extends AbstractLe
   async _clear(options: PrivateRangeOptions): Promise<void> {
     const { keyspace, partition } = this.#open();
     if ((options.limit === -1 || options.limit === Infinity) && options.snapshot === undefined) {
+      // abstract-level's precedence: gte over gt, lte over lt (cairn takes the tighter one).
       const { gt, gte, lt, lte } = options;
-      await partition.clear({ gt, gte, lt, lte });
+      await partition.clear({ ...(gte === undefined ? { gt } : { gte }), ...(lte === undefined ? { lt } : { lte }) });
       return;
     }
     const cursor = this.#cursor<Buffer>(options, 'keys');

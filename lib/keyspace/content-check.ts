@@ -104,7 +104,8 @@ class SegmentChecker implements ContentChecker {
         p = upto;
         if (p === trailerEnd) {
           if (this.#stored.readUInt32LE(0) !== this.#crc) throw corruption('block checksum mismatch', this.#file, offset);
-          if (this.#kind !== BlockKind.Data) throw corruption(`expected block kind ${BlockKind.Data}, found ${this.#kind}`, this.#file, offset);
+          // A data block is stored plain or Snappy-compressed (segment format 2); its CRC covers the stored bytes either way.
+          if (this.#kind !== BlockKind.Data && this.#kind !== BlockKind.SnappyData) throw corruption(`expected a data block (kind ${BlockKind.Data} or ${BlockKind.SnappyData}), found kind ${this.#kind}`, this.#file, offset);
           this.#block++;
           this.#crc = 0;
           this.#kind = -1;

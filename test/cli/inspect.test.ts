@@ -18,8 +18,11 @@ const scratch = await mkdtemp(join(tmpdir(), 'cairn-cli-inspect-'));
 t.teardown(() => rm(scratch, { recursive: true, force: true }));
 
 const KEYS = 60;
-/** buildKeyspace writes 2 * keys puts, 40 late puts and one delete, one seqno each. */
-const LAST_SEQNO = 2 * KEYS + 41;
+/**
+ * buildKeyspace creates two partitions (each a journaled registry record since journal
+ * format 2) and writes 2 * keys puts, 40 late puts and one delete: one seqno each.
+ */
+const LAST_SEQNO = 2 + 2 * KEYS + 41;
 let serial = 0;
 
 async function fresh(): Promise<string> {

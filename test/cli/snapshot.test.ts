@@ -73,7 +73,7 @@ t.test('--json reports the counts; segments and sealed journals are hard links, 
   const run = await runCairn(['snapshot', src, dest, '--json']);
   t.equal(run.code, ExitCode.OK, run.stderr);
   const result = JSON.parse(run.stdout) as SnapshotJson;
-  t.same(Object.keys(result).sort(), ['bytesCopied', 'bytesLinked', 'durationMs', 'filesCopied', 'filesLinked', 'partitions', 'path', 'seqno']);
+  t.same(Object.keys(result).sort(), ['bytesCopied', 'bytesLinked', 'durationMs', 'filesCopied', 'filesLinked', 'partitions', 'path', 'seqno', 'timeMs']);
   t.equal(result.path, dest);
   t.same(result.partitions, ['audit', 'users']);
   t.equal(result.filesLinked, segments.length + journals.length - 1, 'every segment and every journal but the newest is linked');

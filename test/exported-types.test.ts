@@ -83,6 +83,14 @@ import {
   type RestoreWindow,
   type ScheduleOptions,
   type ScheduleStats,
+  Follower,
+  FollowerPartition,
+  type FollowerAppliedEvent,
+  type FollowerOptions,
+  type FollowerProblem,
+  type FollowerRebasedEvent,
+  type FollowerStats,
+  type FollowerWaitOptions,
   Shipper,
   type ShipOptions,
   type ShippedEvent,
@@ -387,6 +395,42 @@ t.test('backup engine, store and their option and result types', async (t) => {
   const page: StoreListPage = await store.list('probe/');
   const object: StoreObjectInfo | undefined = page.objects[0];
   t.same([object?.key, object?.size, page.next], ['probe/one', 5, undefined]);
+});
+
+t.test('a Follower of a shipping keyspace, through its exported types', async (t) => {
+  const dir = await scratchDir(t, 'exported-types-follower');
+  const ks = await Keyspace.open(path.join(dir, 'ks'));
+  t.teardown(() => ks.close());
+  const p = await ks.partition('p');
+  await p.put('a', '1');
+  const url = path.join(dir, 'store');
+  const engine = await BackupEngine.open(url);
+  t.teardown(() => engine.close());
+  await engine.backup(ks);
+  const shipper = engine.ship(ks, { intervalMs: 10 });
+  t.teardown(() => shipper.stop());
+
+  const options: FollowerOptions = { pollMs: 10 };
+  const follower: Follower = await Follower.open(url, path.join(dir, 'follower'), options);
+  t.teardown(() => follower.close());
+  const applied: FollowerAppliedEvent[] = [];
+  const rebased: FollowerRebasedEvent[] = [];
+  const problems: FollowerProblem[] = [];
+  follower.on('applied', (e: FollowerAppliedEvent) => applied.push(e));
+  follower.on('rebased', (e: FollowerRebasedEvent) => rebased.push(e));
+  follower.on('error', (e: FollowerProblem) => problems.push(e));
+  await p.put('b', '2');
+  const wait: FollowerWaitOptions = { timeoutMs: 20_000 };
+  await follower.waitFor(ks.seqno, wait);
+  const fp: FollowerPartition = await follower.partition('p');
+  t.ok(fp instanceof FollowerPartition);
+  t.equal((await fp.get('b'))?.toString(), '2', 'the follower reads the shipped write');
+  const stats: FollowerStats = follower.stats();
+  t.ok(stats.seqno >= ks.seqno);
+  t.equal(stats.lastError, undefined);
+  t.same(problems, []);
+  t.same(rebased, []);
+  t.ok(applied.length >= 1, 'applied events came');
 });
 
 t.test('CairnLevel from CairnLevelOptions', async (t) => {

@@ -202,7 +202,9 @@ export class RecordBuilder {
   #reserve(extra: number): void {
     const needed = this.#length + extra;
     if (needed <= this.#buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.#buf.length * 2));
+    // Its own memory, never a slice of Node's shared pool (whose size differs by Node
+    // version): the memtables' views keep exactly this buffer alive, trimmed at finish.
+    const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.#buf.length * 2));
     this.#buf.copy(grown, 0, 0, this.#length);
     this.#buf = grown;
   }

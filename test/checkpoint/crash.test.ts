@@ -15,7 +15,7 @@ import { Rng } from '../helpers/rng.js';
 import { scaled } from '../helpers/scale.js';
 import { tempDir } from './fixtures/checkpoint-fixtures.js';
 
-const ROUNDS = scaled(50, 10);
+const ROUNDS = scaled(25, 10);
 const child = scriptPath(import.meta.url, 'fixtures/crash-child.mjs');
 
 interface RoundLog {

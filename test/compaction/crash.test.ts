@@ -23,7 +23,7 @@ import { Rng } from '../helpers/rng.js';
 import { scaled } from '../helpers/scale.js';
 import { scratchDir } from '../helpers/scratch.js';
 
-const ROUNDS = scaled(30, 10);
+const ROUNDS = scaled(20, 10);
 const child = scriptPath(import.meta.url, 'fixtures/crash-child.mjs');
 const PARTITIONS = ['a', 'b', 'c'];
 const SLOTS = 200;

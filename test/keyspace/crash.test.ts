@@ -10,7 +10,7 @@ import { Rng } from '../helpers/rng.js';
 import { scaled } from '../helpers/scale.js';
 import { scratchDir } from '../helpers/scratch.js';
 
-const ROUNDS = scaled(50, 10);
+const ROUNDS = scaled(25, 10);
 const child = scriptPath(import.meta.url, 'crash-child.mjs');
 
 t.test(`SIGKILL during writes, ${ROUNDS} rounds`, async (t) => {
